@@ -1,0 +1,11 @@
+import ArgumentParser
+
+public struct DestinationCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "adobe-target-destination",
+        abstract: "A self-hosted Segment destination that forwards profile updates to Adobe Target.",
+        subcommands: []
+    )
+
+    public init() {}
+}

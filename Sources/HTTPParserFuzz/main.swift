@@ -1,0 +1,1 @@
+// libFuzzer entry point for the HTTP parser; see scripts/fuzz.sh.

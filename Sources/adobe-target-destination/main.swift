@@ -1,0 +1,3 @@
+import DestinationApp
+
+DestinationCommand.main()

@@ -1,0 +1,2 @@
+// Benchmarks of pure code; see scripts/bench.sh.
+print("no benchmarks yet")

@@ -1,0 +1,4 @@
+import Testing
+@testable import DeliveryQueue
+
+@Test func moduleBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import DestinationApp
+
+@Test func moduleBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import EventStore
+
+@Test func moduleBuilds() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import MappingKit
+
+@Test func moduleBuilds() {}

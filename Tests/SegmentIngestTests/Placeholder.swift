@@ -1,0 +1,4 @@
+import Testing
+@testable import SegmentIngest
+
+@Test func moduleBuilds() {}
