@@ -76,6 +76,12 @@ let package = Package(
         .executableTarget(name: "destination-bench", dependencies: [
             "JSONKit", "MappingKit", "AdobeTarget",
         ]),
+        // A minimal server on the HTTPServer module alone, so `make bench` can measure the
+        // server core apart from the application.
+        .executableTarget(name: "http-bench-server", dependencies: [
+            "HTTPServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // libFuzzer entry point for the HTTP parser; built only by `make fuzz`
         // with -sanitize=fuzzer (see scripts/fuzz.sh).
         .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"]),

@@ -1,0 +1,3 @@
+func runJSONBenchmarks(samplesDirectory: String) {
+    print("JSON: no benchmark yet")
+}

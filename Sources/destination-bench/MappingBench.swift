@@ -1,0 +1,3 @@
+func runMappingBenchmarks(samplesDirectory: String) {
+    print("Mapping: no benchmark yet")
+}

@@ -1,0 +1,3 @@
+func runSubscriptionBenchmarks(samplesDirectory: String) {
+    print("Subscription: no benchmark yet")
+}

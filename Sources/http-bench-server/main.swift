@@ -1,0 +1,1 @@
+// A minimal HTTPServer for benchmarks; see scripts/bench-http.sh.
