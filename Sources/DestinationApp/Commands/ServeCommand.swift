@@ -1,5 +1,8 @@
 import ArgumentParser
+import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,8 +44,27 @@ struct ServeCommand: ParsableCommand {
             StandardStreams.writeError(text)
             throw ExitCode(1)
         }
-        _ = configuration
-        StandardStreams.writeError("serve: the server is not wired yet\n")
-        throw ExitCode(1)
+
+        LoggingSetup.bootstrap(format: LoggingSetup.format(from: ProcessInfo.processInfo.environment), level: configuration.logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "adobe-target-destination")
+
+        let service = DestinationService(configuration: configuration, logger: logger, metricsRegistry: registry)
+        do {
+            try service.start()
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+
+        let signals = SignalWaiter()
+        signals.on([SIGTERM, SIGINT]) { signal in
+            logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
+            service.shutdown(gracePeriodSeconds: 10)
+        }
+        service.waitUntilStopped()
+        signals.cancelAll()
+        logger.notice("stopped")
     }
 }
