@@ -30,6 +30,14 @@ import Testing
         #expect(JSONValue.number(value).jsonString == expected)
     }
 
+    /// Several hundred doubles of every magnitude, formatted by V8 (see the fixture file).
+    @Test func agreesWithV8OnFixture() {
+        for (bits, expected) in javaScriptNumberStrings {
+            let value = Double(bitPattern: bits)
+            #expect(JSNumberFormatter.string(from: value) == expected, "bits 0x\(String(bits, radix: 16))")
+        }
+    }
+
     @Test func randomDoublesRoundTripThroughTheirText() throws {
         var random = SeededRandom(seed: 0x5EED_0001)
         for _ in 0..<20_000 {
