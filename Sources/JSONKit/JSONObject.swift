@@ -13,7 +13,20 @@ public struct JSONObject: Sendable {
     /// Objects with more members than this keep a hash index from key to position.
     public static let indexThreshold = 16
 
-    @usableFromInline var entries: [Element]
+    /// A member as stored: a struct rather than the `Element` tuple, because arrays of tuples
+    /// need their type metadata built at run time, which dominated parsing costs.
+    @usableFromInline
+    struct Member: Sendable {
+        @usableFromInline var key: String
+        @usableFromInline var value: JSONValue
+
+        @inlinable init(key: String, value: JSONValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    @usableFromInline var entries: [Member]
     @usableFromInline var keyIndex: [ByteKey: Int]?
 
     public init() {
@@ -30,7 +43,7 @@ public struct JSONObject: Sendable {
     }
 
     /// Adopts members already known to have distinct keys (the parser checks that).
-    init(uniqueEntries: [Element]) {
+    init(uniqueEntries: [Member]) {
         entries = uniqueEntries
         keyIndex = nil
         if entries.count > Self.indexThreshold { rebuildIndex() }
@@ -43,7 +56,7 @@ public struct JSONObject: Sendable {
     /// The values in member order.
     public var values: [JSONValue] { entries.map(\.value) }
     /// The members in order.
-    public var elements: [Element] { entries }
+    public var elements: [Element] { entries.map { ($0.key, $0.value) } }
 
     /// The position of `key` among the members, usable with `self[position]`.
     @inlinable
@@ -82,7 +95,7 @@ public struct JSONObject: Sendable {
             entries[position].value = value
             return old
         }
-        entries.append((key, value))
+        entries.append(Member(key: key, value: value))
         if keyIndex != nil {
             keyIndex![ByteKey(key)] = entries.count - 1
         } else if entries.count > Self.indexThreshold {
@@ -118,7 +131,10 @@ extension JSONObject: RandomAccessCollection {
     public var endIndex: Int { entries.count }
 
     /// The member at `position` (as found by `index(forKey:)`).
-    public subscript(position: Int) -> Element { entries[position] }
+    public subscript(position: Int) -> Element {
+        let member = entries[position]
+        return (member.key, member.value)
+    }
 }
 
 extension JSONObject: Hashable {

@@ -80,6 +80,13 @@ extension JSONValue {
 private let quote = UInt8(ascii: "\"")
 private let backslash = UInt8(ascii: "\\")
 
+/// A key of an object still open, with a cheap summary of its bytes so that duplicate
+/// detection compares strings only when the summaries match.
+private struct PendingKey {
+    var string: String
+    var fingerprint: UInt64
+}
+
 private struct Frame {
     var valueStart: Int
     var keyStart: Int
@@ -96,14 +103,11 @@ private struct Reader: ~Copyable {
     let maximumNumberLength: Int
     var position = 0
 
-    var frames = ScratchStack<Frame>(capacity: 8)
-    var values = ScratchStack<JSONValue>(capacity: 16)
-    var keys = ScratchStack<String>(capacity: 16)
-    /// A cheap summary of each key in `keys`, so duplicate detection compares strings only
-    /// when the summaries match.
-    var fingerprints = ScratchStack<UInt64>(capacity: 16)
+    var frames = ScratchStack<Frame>()
+    var values = ScratchStack<JSONValue>()
+    var keys = ScratchStack<PendingKey>()
     /// Decoded bytes of the string being read, used only when it has escapes.
-    var unescaped = ScratchStack<UInt8>(capacity: 64)
+    var unescaped = ScratchStack<UInt8>()
 
     init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
@@ -206,11 +210,25 @@ private struct Reader: ~Copyable {
     @inline(__always)
     mutating func skipWhitespace() {
         while position < count {
-            switch base[position] {
-            case 0x20, 0x0A, 0x0D, 0x09: position += 1
-            default: return
-            }
+            let byte = base[position]
+            // Every byte that can follow whitespace in valid JSON is above 0x20.
+            if byte > 0x20 { return }
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            position += 1
+            if byte == 0x0A { skipIndentation() }
         }
+    }
+
+    /// Pretty-printed documents indent each line; skip the spaces eight at a time.
+    @inline(__always)
+    mutating func skipIndentation() {
+        #if _endian(little)
+        while position &+ 8 <= count,
+            UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020
+        {
+            position &+= 8
+        }
+        #endif
     }
 
     /// Reads `"key"` and `:` with the whitespace around them, leaving `position` at the value.
@@ -220,8 +238,7 @@ private struct Reader: ~Copyable {
             throw JSONParseError(.unexpectedByte(base[position]), at: position)
         }
         let key = try readString()
-        keys.push(key.string)
-        fingerprints.push(key.fingerprint)
+        keys.push(PendingKey(string: key.string, fingerprint: key.fingerprint))
         skipWhitespace()
         guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
         guard base[position] == UInt8(ascii: ":") else {
@@ -235,13 +252,12 @@ private struct Reader: ~Copyable {
         let length = keys.count - frame.keyStart
         let keyBase = keys.detachTail(from: frame.keyStart)
         let valueBase = values.detachTail(from: frame.valueStart)
-        let fingerprintBase = fingerprints.detachTail(from: frame.keyStart)
 
         var unique = length <= JSONObject.indexThreshold
         if unique {
             search: for later in 1..<max(length, 1) {
-                for earlier in 0..<later where fingerprintBase[earlier] == fingerprintBase[later] {
-                    if utf8Equal(keyBase[earlier], keyBase[later]) {
+                for earlier in 0..<later where keyBase[earlier].fingerprint == keyBase[later].fingerprint {
+                    if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
                         unique = false
                         break search
                     }
@@ -249,11 +265,11 @@ private struct Reader: ~Copyable {
             }
         }
         if unique {
-            let entries = [JSONObject.Element](unsafeUninitializedCapacity: length) { buffer, initialized in
-                for offset in 0..<length {
-                    (buffer.baseAddress! + offset).initialize(to: ((keyBase + offset).move(), (valueBase + offset).move()))
-                }
-                initialized = length
+            // Built by appending, which is fully specialised (see `ScratchStack.popArray`).
+            var entries: [JSONObject.Member] = []
+            entries.reserveCapacity(length)
+            for offset in 0..<length {
+                entries.append(JSONObject.Member(key: (keyBase + offset).move().string, value: (valueBase + offset).move()))
             }
             return JSONObject(uniqueEntries: entries)
         }
@@ -261,7 +277,7 @@ private struct Reader: ~Copyable {
         // one, which keeps the first position and the last value of a repeated key.
         var object = JSONObject()
         for offset in 0..<length {
-            object.updateValue((valueBase + offset).move(), forKey: (keyBase + offset).move())
+            object.updateValue((valueBase + offset).move(), forKey: (keyBase + offset).move().string)
         }
         return object
     }

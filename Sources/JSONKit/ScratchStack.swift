@@ -7,16 +7,17 @@
 struct ScratchStack<Element>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
-    private var capacity: Int
+    private var capacity = 0
 
-    init(capacity: Int) {
-        self.capacity = max(capacity, 1)
-        base = .allocate(capacity: self.capacity)
+    /// Allocates nothing until the first push: a document without containers (or without
+    /// escapes, for the byte buffer) never pays for the stack.
+    init() {
+        base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment).unsafelyUnwrapped
     }
 
     deinit {
         base.deinitialize(count: count)
-        base.deallocate()
+        if capacity > 0 { base.deallocate() }
     }
 
     @inline(__always)
@@ -43,19 +44,22 @@ struct ScratchStack<Element>: ~Copyable {
         let length = count - start
         if length == 0 { return [] }
         let source = detachTail(from: start)
-        return [Element](unsafeUninitializedCapacity: length) { buffer, initialized in
-            buffer.baseAddress!.moveInitialize(from: source, count: length)
-            initialized = length
-        }
+        // `reserveCapacity` + `append` is specialised in full for `Element`; the
+        // `unsafeUninitializedCapacity` initialiser goes through an unspecialised stdlib entry
+        // that looks up the array's type metadata in a global cache on every call.
+        var array: [Element] = []
+        array.reserveCapacity(length)
+        for offset in 0..<length { array.append((source + offset).move()) }
+        return array
     }
 
     @inline(never)
     mutating func grow(minimumCapacity: Int) {
-        var newCapacity = capacity * 2
+        var newCapacity = max(capacity * 2, 16)
         while newCapacity < minimumCapacity { newCapacity *= 2 }
         let newBase = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         newBase.moveInitialize(from: base, count: count)
-        base.deallocate()
+        if capacity > 0 { base.deallocate() }
         base = newBase
         capacity = newCapacity
     }
