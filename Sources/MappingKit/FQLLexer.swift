@@ -28,7 +28,7 @@ struct FQLToken: Equatable, Sendable {
     }
 
     var kind: Kind
-    /// Character offset of the token's first character.
+    /// Offset of the token's first character, in Unicode scalars.
     var position: Int
     /// The token as written, for error messages.
     var text: String
@@ -46,13 +46,14 @@ enum FQLComparison: String, Sendable {
 
 struct FQLLexer {
     private let source: String
-    private let characters: [Character]
+    /// Unicode scalars, not Characters: a combining mark after a quote must not merge with it.
+    private let characters: [Unicode.Scalar]
     private var index = 0
     private var previousKind: FQLToken.Kind?
 
     init(source: String) {
         self.source = source
-        self.characters = Array(source)
+        self.characters = Array(source.unicodeScalars)
     }
 
     static func tokenize(_ source: String) throws(FQLParseError) -> [FQLToken] {
@@ -70,9 +71,9 @@ struct FQLLexer {
         FQLParseError(source: source, position: position, message: message)
     }
 
-    private var current: Character? { index < characters.count ? characters[index] : nil }
+    private var current: Unicode.Scalar? { index < characters.count ? characters[index] : nil }
 
-    private func character(at offset: Int) -> Character? {
+    private func character(at offset: Int) -> Unicode.Scalar? {
         offset < characters.count ? characters[offset] : nil
     }
 
@@ -129,7 +130,7 @@ struct FQLLexer {
         if Self.isIdentifierStart(character) {
             return try lexWord()
         }
-        if character.isLetter {
+        if character.properties.isAlphabetic {
             throw failure(at: start,
                 "unexpected character '\(character)': field names take ASCII letters, digits, '_' and '-'; escape any other character with a backslash (\\\(character))")
         }
@@ -140,7 +141,7 @@ struct FQLLexer {
     private mutating func lexString() throws(FQLParseError) -> FQLToken {
         let start = index
         index += 1
-        var value = ""
+        var value = String.UnicodeScalarView()
         while let character = current, character != "\"" {
             value.append(character)
             index += 1
@@ -149,7 +150,7 @@ struct FQLLexer {
             throw failure(at: start, "unterminated string: add the closing '\"'")
         }
         index += 1
-        return FQLToken(kind: .string(value), position: start, text: String(characters[start..<index]))
+        return FQLToken(kind: .string(String(value)), position: start, text: Self.string(characters[start..<index]))
     }
 
     private mutating func lexNumber() throws(FQLParseError) -> FQLToken {
@@ -177,13 +178,13 @@ struct FQLLexer {
             throw failure(at: index,
                 "unexpected '\(next)' right after a number: numbers are digits with an optional sign and decimal point (no exponent); separate tokens with a space")
         }
-        let text = String(characters[start..<index])
+        let text = Self.string(characters[start..<index])
         return FQLToken(kind: .number(FQLJavaScriptNumber.parse(text), text: text), position: start, text: text)
     }
 
     private mutating func lexWord() throws(FQLParseError) -> FQLToken {
         let start = index
-        var value = ""
+        var value = String.UnicodeScalarView()
         var escaped = false
         while let character = current, Self.isIdentifierPart(character) {
             if character == "\\" {
@@ -198,31 +199,35 @@ struct FQLLexer {
                 index += 1
             }
         }
-        return FQLToken(kind: .word(value, escaped: escaped), position: start,
-                        text: String(characters[start..<index]))
+        return FQLToken(kind: .word(String(value), escaped: escaped), position: start,
+                        text: Self.string(characters[start..<index]))
     }
 
     // fql-ts counts space, tab and newline as whitespace; a carriage return (from a pasted
     // Windows line ending) separates tokens just as well and changes no meaning.
-    static func isWhitespace(_ character: Character) -> Bool {
-        character == " " || character == "\t" || character == "\n" || character == "\r" || character == "\r\n"
+    static func isWhitespace(_ character: Unicode.Scalar) -> Bool {
+        character == " " || character == "\t" || character == "\n" || character == "\r"
     }
 
-    static func isDigit(_ character: Character) -> Bool {
-        guard let ascii = character.asciiValue else { return false }
-        return ascii >= 0x30 && ascii <= 0x39
+    private static func string(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
     }
 
-    static func isASCIILetter(_ character: Character) -> Bool {
-        guard let ascii = character.asciiValue else { return false }
-        return (ascii >= 0x41 && ascii <= 0x5A) || (ascii >= 0x61 && ascii <= 0x7A)
+    static func isDigit(_ character: Unicode.Scalar) -> Bool {
+        character.value >= 0x30 && character.value <= 0x39
     }
 
-    static func isIdentifierStart(_ character: Character) -> Bool {
+    static func isASCIILetter(_ character: Unicode.Scalar) -> Bool {
+        (character.value >= 0x41 && character.value <= 0x5A) || (character.value >= 0x61 && character.value <= 0x7A)
+    }
+
+    static func isIdentifierStart(_ character: Unicode.Scalar) -> Bool {
         isASCIILetter(character) || character == "_" || character == "\\"
     }
 
-    static func isIdentifierPart(_ character: Character) -> Bool {
+    static func isIdentifierPart(_ character: Unicode.Scalar) -> Bool {
         isIdentifierStart(character) || isDigit(character) || character == "-"
     }
 }

@@ -5,8 +5,9 @@
 public struct FQLParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The subscription text as given.
     public var source: String
-    /// Offset of the offending character in `source`, counted in characters from 0.
-    /// Equal to the character count when the text ended too early.
+    /// Offset of the offending character in `source`, from 0, counted in Unicode scalars (which
+    /// are characters for any text without combining marks or emoji sequences). Equal to the
+    /// length when the text ended too early.
     public var position: Int
     /// What is wrong and what was expected, without the location.
     public var message: String

@@ -89,6 +89,9 @@ struct FQLParser {
 
     private mutating func parseTerm() throws(FQLParseError) -> FQLExpression {
         let token = current
+        if conjunction(token) != nil {
+            throw failure(at: token, "expected a condition before '\(token.text)'")
+        }
         switch token.kind {
         case .leftParenthesis:
             depth += 1
@@ -155,28 +158,30 @@ struct FQLParser {
     }
 
     private func resolveField(_ name: String, at token: FQLToken, function: FQLFunction? = nil) throws(FQLParseError) -> FQLFieldKind {
-        let head = name.prefix { $0 != "." }
+        let scalars = name.unicodeScalars
+        let head = String(String.UnicodeScalarView(scalars.prefix { $0 != "." }))
         switch head {
         case "type", "event", "name", "userId":
-            if head.count != name.count {
+            if head.unicodeScalars.count != scalars.count {
                 throw failure(at: token, "'\(head)' has no sub-fields; test the field itself, e.g. \(head) = \"…\"")
             }
             if head == "type", let function {
                 throw failure(at: token,
                     "\(function.rawValue)() cannot test 'type' (Segment's parser drops such a condition); use type = \"…\" instead")
             }
-            return .member(String(head))
+            return .member(head)
         case "properties", "traits", "context":
-            if head.count == name.count {
+            if head.unicodeScalars.count == scalars.count {
                 throw failure(at: token, "'\(head)' needs a field path after it, e.g. \(head).plan")
             }
-            let rest = name.dropFirst(head.count + 1)
             // Segment's `get` splits the path on '.', '[' and ']', whether escaped or not.
-            let segments = rest.split(whereSeparator: { $0 == "." || $0 == "[" || $0 == "]" }).map(String.init)
+            let segments = scalars.dropFirst(head.unicodeScalars.count + 1)
+                .split(whereSeparator: { $0 == "." || $0 == "[" || $0 == "]" })
+                .map { String(String.UnicodeScalarView($0)) }
             if segments.isEmpty {
                 throw failure(at: token, "the field path after '\(head).' is empty")
             }
-            return .path(root: String(head), FQLPath(segments: segments))
+            return .path(root: head, FQLPath(segments: segments))
         default:
             throw failure(at: token,
                 "unknown field '\(name)': a subscription can test type, event, name, userId, properties.…, traits.… and context.… (Segment would ignore this condition and match more events than intended)")
@@ -254,11 +259,13 @@ struct FQLParser {
             }
             // Segment: a pattern ending in '*' is a prefix test of everything before that '*';
             // otherwise a suffix test of everything after the first character.
-            if pattern.hasSuffix("*") {
-                let text = FQLText(String(pattern.dropLast()))
+            // Scalars, not Characters: in "*\u{301}" the '*' and the accent are one Character.
+            let scalars = pattern.unicodeScalars
+            if scalars.last == "*" {
+                let text = FQLText(String(String.UnicodeScalarView(scalars.dropLast())))
                 test = negated ? .notStartsWith(text) : .startsWith(text)
-            } else if pattern.hasPrefix("*") {
-                let text = FQLText(String(pattern.dropFirst()))
+            } else if scalars.first == "*" {
+                let text = FQLText(String(String.UnicodeScalarView(scalars.dropFirst())))
                 test = negated ? .notEndsWith(text) : .endsWith(text)
             } else {
                 throw failure(at: patternToken,
