@@ -13,15 +13,19 @@ enum FQLExpression: Hashable, Sendable {
 /// Where a condition reads its value from.
 enum FQLField: Hashable, Sendable {
     /// `type`, `event`, `name`, `userId`: one member of the event, read directly.
-    case member(String)
+    case member(FQLText)
     /// `properties.…`, `traits.…`, `context.…`: a path below one member, read as Segment's
     /// `get` does (see `FQLPath`).
-    case path(root: String, FQLPath)
+    case path(root: FQLText, FQLPath)
 }
 
 /// A pre-split field path, e.g. `["product 1", "price"]`.
 struct FQLPath: Hashable, Sendable {
-    var segments: [String]
+    let segments: [FQLText]
+
+    init(segments: [String]) {
+        self.segments = segments.map(FQLText.init)
+    }
 }
 
 /// One test of a value, with Segment's operator semantics (validate.ts). "Missing" below means
@@ -91,9 +95,9 @@ extension FQLCondition {
     func matches(_ event: JSONObject) -> Bool {
         switch field {
         case .member(let key):
-            return test.matches(event[key])
+            return test.matches(fqlMember(of: event, key))
         case .path(let root, let path):
-            return test.matches(path.resolve(in: event[root]))
+            return test.matches(path.resolve(in: fqlMember(of: event, root)))
         }
     }
 }
@@ -110,18 +114,18 @@ extension FQLPath {
             guard let value = current else { return nil }
             switch value {
             case .object(let object):
-                current = object[segment]
+                current = fqlMember(of: object, segment)
             case .array(let array):
-                if segment == "length" {
+                if segment.bytes == Self.length {
                     current = .number(Double(array.count))
-                } else if let index = Self.arrayIndex(segment), index < array.count {
+                } else if let index = Self.arrayIndex(segment.bytes), index < array.count {
                     current = array[index]
                 } else {
                     current = nil
                 }
             case .string(let string):
                 if string.isEmpty { return value }
-                current = Self.member(of: string, segment)
+                current = Self.member(of: string, segment.bytes)
             case .null:
                 return value
             case .bool(let flag):
@@ -135,9 +139,10 @@ extension FQLPath {
         return current
     }
 
+    private static let length = Array("length".utf8)
+
     /// JavaScript array index keys are canonical: "0", "7", never "07", "-1" or "1.0".
-    private static func arrayIndex(_ segment: String) -> Int? {
-        let utf8 = segment.utf8
+    private static func arrayIndex(_ utf8: [UInt8]) -> Int? {
         guard let first = utf8.first, utf8.count <= 10 else { return nil }
         if first == UInt8(ascii: "0") { return utf8.count == 1 ? 0 : nil }
         var index = 0
@@ -149,9 +154,9 @@ extension FQLPath {
     }
 
     /// `"abc"["length"]` is 3 and `"abc"["1"]` is `"b"`, both in UTF-16 code units.
-    private static func member(of string: String, _ segment: String) -> JSONValue? {
+    private static func member(of string: String, _ segment: [UInt8]) -> JSONValue? {
         let units = string.utf16
-        if segment == "length" { return .number(Double(units.count)) }
+        if segment == length { return .number(Double(units.count)) }
         guard let index = arrayIndex(segment), index < units.count else { return nil }
         let unit = units[units.index(units.startIndex, offsetBy: index)]
         // A lone surrogate half cannot live in a Swift String; it compares unequal to any
@@ -222,7 +227,7 @@ extension FQLTest {
     private enum Anchor { case anywhere, start, end }
 
     @inline(__always)
-    private static func equal(_ string: String, _ bytes: [UInt8]) -> Bool {
+    static func equal(_ string: String, _ bytes: [UInt8]) -> Bool {
         let fast = string.utf8.withContiguousStorageIfAvailable { actual in
             bytes.withUnsafeBufferPointer { expected in
                 actual.count == expected.count
@@ -261,6 +266,19 @@ extension FQLTest {
             }
         }
     }
+}
+
+/// A member of an object by exact key. Keys are compared as UTF-8 bytes, as JavaScript compares
+/// them by code units; this also skips `String ==`'s Unicode-equivalence work, which dominated
+/// the cost of matching.
+@inline(__always)
+func fqlMember(of object: JSONObject, _ key: FQLText) -> JSONValue? {
+    let keys = object.keys
+    let length = key.bytes.count
+    for index in keys.indices where keys[index].utf8.count == length {
+        if FQLTest.equal(keys[index], key.bytes) { return object.values[index] }
+    }
+    return nil
 }
 
 @inline(__always)

@@ -288,8 +288,8 @@ enum FQLFieldKind {
 
     var field: FQLField {
         switch self {
-        case .member(let key): .member(key)
-        case .path(let root, let path): .path(root: root, path)
+        case .member(let key): .member(FQLText(key))
+        case .path(let root, let path): .path(root: FQLText(root), path)
         }
     }
 }

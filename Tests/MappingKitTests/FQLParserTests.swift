@@ -6,11 +6,11 @@ import Testing
 // with these helpers so each case reads like Segment's AST.
 
 private func member(_ key: String, _ test: FQLTest) -> FQLExpression {
-    .condition(FQLCondition(field: .member(key), test: test))
+    .condition(FQLCondition(field: .member(FQLText(key)), test: test))
 }
 
 private func path(_ root: String, _ segments: [String], _ test: FQLTest) -> FQLExpression {
-    .condition(FQLCondition(field: .path(root: root, FQLPath(segments: segments)), test: test))
+    .condition(FQLCondition(field: .path(root: FQLText(root), FQLPath(segments: segments)), test: test))
 }
 
 private func property(_ name: String, _ test: FQLTest) -> FQLExpression {
