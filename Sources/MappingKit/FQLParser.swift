@@ -55,6 +55,9 @@ struct FQLParser {
         case .rightParenthesis:
             throw failure(at: current, "')' has no matching '('")
         default:
+            if case .word(let word, _) = current.kind, word.lowercased() == "and" || word.lowercased() == "or" {
+                throw failure(at: current, "conjunctions are lowercase: write '\(word.lowercased())' instead of '\(word)'")
+            }
             throw failure(at: current, "expected 'and' or 'or' between conditions, found '\(current.text)'")
         }
     }

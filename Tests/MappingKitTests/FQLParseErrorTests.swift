@@ -30,6 +30,7 @@ struct FQLParseErrorTests {
         ParseErrorCase(#"type = "x" and or event = "y""#, at: 15, "expected a condition before 'or'"),
         ParseErrorCase(#"or type = "x""#, at: 0, "expected a condition before 'or'"),
         ParseErrorCase(#"type = "track" event = "x""#, at: 15, "expected 'and' or 'or' between conditions"),
+        ParseErrorCase(#"type = "a" AND event = "b""#, at: 11, "conjunctions are lowercase: write 'and' instead of 'AND'"),
         ParseErrorCase(#"type == "x""#, at: 6, "expected a value after '=' (a double-quoted string"),
         ParseErrorCase(#"type = )"#, at: 7, "found ')'"),
         // Parentheses.
