@@ -328,6 +328,10 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    private static func string(_ text: [CChar]) -> String {
+        String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func describe(_ address: inout sockaddr_storage) -> String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         switch Int32(address.ss_family) {
@@ -336,7 +340,7 @@ final class EventLoop: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
                     var ip = inet.pointee.sin_addr
                     inet_ntop(AF_INET, &ip, &text, socklen_t(text.count))
-                    return String(cString: text) + ":" + String(UInt16(bigEndian: inet.pointee.sin_port))
+                    return Self.string(text) + ":" + String(UInt16(bigEndian: inet.pointee.sin_port))
                 }
             }
         case AF_INET6:
@@ -344,7 +348,7 @@ final class EventLoop: @unchecked Sendable {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { inet in
                     var ip = inet.pointee.sin6_addr
                     inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count))
-                    return "[" + String(cString: text) + "]:" + String(UInt16(bigEndian: inet.pointee.sin6_port))
+                    return "[" + Self.string(text) + "]:" + String(UInt16(bigEndian: inet.pointee.sin6_port))
                 }
             }
         default:
@@ -471,13 +475,18 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func writeResponse(_ response: HTTPResponse, on connection: Connection) {
-        let close = !connection.respondingKeepAlive || draining
+        // A handler asks to end the connection with `Connection: close` (the server writes it).
+        let handlerCloses = response.headers.contains(name: "connection")
+            && response.headers.values(for: "connection").contains { $0.lowercased().contains("close") }
+        let close = !connection.respondingKeepAlive || draining || handlerCloses
         if close { connection.closeAfterFlush = true }
         let code = response.status.code
         let hasBody = code >= 200 && code != 204 && code != 304
         var out = connection.output
         connection.output = []
-        out.reserveCapacity(out.count + 128 + response.body.count)
+        // Only when empty: reserving an exact size on every append would copy the whole
+        // buffer each time a pipelined response is added (reserveCapacity does not grow geometrically).
+        if out.isEmpty { out.reserveCapacity(256 + response.body.count) }
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         out.appendDecimal(code)
         out.append(ASCII.space)

@@ -174,6 +174,11 @@ func testRouter() -> Router {
     router.add(.POST, "/small", maxBodyBytes: 16) { request, writer in
         writer.send(.text(.ok, "got \(request.body.count)"))
     }
+    router.add(.GET, "/goodbye") { _, writer in
+        var response = HTTPResponse.text(.ok, "bye")
+        response.headers.add(name: "Connection", value: "close")
+        writer.send(response)
+    }
     router.add(.GET, "/items/{id}") { request, writer in
         writer.send(.text(.ok, "item \(request.pathParameters["id"] ?? "?")"))
     }
