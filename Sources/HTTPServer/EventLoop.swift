@@ -11,6 +11,9 @@ final class ServerContext: @unchecked Sendable {
     let limits: HTTPParserLimits
     private let countLock = Lock()
     private var openConnections = 0
+    private var nextLoopIndex = 0
+    /// Set once by `HTTPServer.start()` before any loop thread runs.
+    var loops: [EventLoop] = []
 
     init(configuration: HTTPServer.Configuration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
@@ -23,12 +26,14 @@ final class ServerContext: @unchecked Sendable {
         self.limits = limits
     }
 
-    /// Reserves a slot for one more connection, or says the cap is reached.
-    func acquireConnectionSlot() -> Bool {
+    /// Reserves a slot for one more connection and names the loop that should own it (round
+    /// robin), or returns nil when the cap is reached.
+    func acquireConnectionSlot() -> Int? {
         countLock.withLock {
-            guard openConnections < configuration.maxConnections else { return false }
+            guard openConnections < configuration.maxConnections else { return nil }
             openConnections += 1
-            return true
+            nextLoopIndex = (nextLoopIndex + 1) % max(1, loops.count)
+            return nextLoopIndex
         }
     }
 
@@ -130,6 +135,9 @@ final class EventLoop: @unchecked Sendable {
     private var inbox: [(ResponseToken, HTTPResponse)] = []
     private var wakePending = false
     private var requestedDrainDeadline: Double?
+    /// Connections accepted by another loop and handed to this one.
+    private var adoptions: [(fd: Int32, remoteAddress: String)] = []
+    private var stopped = false
 
     init(index: Int, context: ServerContext, listenFD: Int32) throws {
         self.index = index
@@ -177,6 +185,22 @@ final class EventLoop: @unchecked Sendable {
         wakePending = true
         inboxLock.unlock()
         if mustWake { Epoll.signal(wakeFD) }
+    }
+
+    /// Hands this loop a connection another loop accepted; false once this loop has stopped
+    /// (the caller keeps the connection).
+    func adopt(fd: Int32, remoteAddress: String) -> Bool {
+        inboxLock.lock()
+        if stopped {
+            inboxLock.unlock()
+            return false
+        }
+        adoptions.append((fd, remoteAddress))
+        let mustWake = !wakePending
+        wakePending = true
+        inboxLock.unlock()
+        if mustWake { Epoll.signal(wakeFD) }
+        return true
     }
 
     /// Asks the loop to stop accepting and finish what is in flight by `deadline`.
@@ -229,6 +253,15 @@ final class EventLoop: @unchecked Sendable {
         }
         for case let connection? in connections { closeConnection(connection) }
         unregisterListener()
+        let orphans: [(fd: Int32, remoteAddress: String)] = inboxLock.withLock {
+            stopped = true
+            defer { adoptions = [] }
+            return adoptions
+        }
+        for orphan in orphans {
+            close(orphan.fd)
+            context.releaseConnectionSlot()
+        }
     }
 
     private func handleWake() {
@@ -239,8 +272,18 @@ final class EventLoop: @unchecked Sendable {
         wakePending = false
         let drainDeadline = requestedDrainDeadline
         requestedDrainDeadline = nil
+        let adopted = adoptions
+        adoptions.removeAll()
         inboxLock.unlock()
         for (token, response) in delivered { complete(token, response) }
+        for connection in adopted {
+            if draining {
+                close(connection.fd)
+                context.releaseConnectionSlot()
+            } else {
+                register(fd: connection.fd, remoteAddress: connection.remoteAddress)
+            }
+        }
         if let drainDeadline, !draining { beginDrain(deadline: drainDeadline) }
     }
 
@@ -278,7 +321,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            guard context.acquireConnectionSlot() else {
+            guard let owner = context.acquireConnectionSlot() else {
                 unregisterListener()
                 logger.warning(
                     "open connections reached maxConnections; not accepting until some close",
@@ -313,18 +356,26 @@ final class EventLoop: @unchecked Sendable {
             }
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let connection = Connection(
-                fd: fd, remoteAddress: Self.describe(&address), limits: context.limits, now: now)
-            if Int(fd) >= connections.count {
-                connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
-            }
-            connections[Int(fd)] = connection
-            connectionCount += 1
-            let events = Epoll.readable | Epoll.writable | Epoll.peerHalfClosed | Epoll.edgeTriggered
-            if Epoll.control(epollFD, Epoll.add, fd, events: events, data: UInt64(fd)) != 0 {
-                logger.warning("epoll_ctl ADD failed for a new connection; closing it", metadata: ["errno": "\(errno)"])
-                closeConnection(connection)
-            }
+            let remoteAddress = Self.describe(&address)
+            // The loop woken for the listener accepts a burst of connections at once; spreading
+            // them round robin keeps every loop busy (else one loop may own them all).
+            let ownerLoop = context.loops.isEmpty ? self : context.loops[owner]
+            if ownerLoop !== self && ownerLoop.adopt(fd: fd, remoteAddress: remoteAddress) { continue }
+            register(fd: fd, remoteAddress: remoteAddress)
+        }
+    }
+
+    private func register(fd: Int32, remoteAddress: String) {
+        let connection = Connection(fd: fd, remoteAddress: remoteAddress, limits: context.limits, now: now)
+        if Int(fd) >= connections.count {
+            connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
+        }
+        connections[Int(fd)] = connection
+        connectionCount += 1
+        let events = Epoll.readable | Epoll.writable | Epoll.peerHalfClosed | Epoll.edgeTriggered
+        if Epoll.control(epollFD, Epoll.add, fd, events: events, data: UInt64(fd)) != 0 {
+            logger.warning("epoll_ctl ADD failed for a new connection; closing it", metadata: ["errno": "\(errno)"])
+            closeConnection(connection)
         }
     }
 

@@ -98,6 +98,7 @@ public final class HTTPServer: @unchecked Sendable {
             listenFD = fd
             boundPort = Self.localPort(fd) ?? configuration.port
             loops = createdLoops
+            context.loops = createdLoops
             runningLoops = createdLoops.count
             state = .running
         }
