@@ -73,6 +73,9 @@ final class Connection {
     var readable = false
     var writable = true
     var peerClosed = false
+    /// epoll reported EPOLLRDHUP: the FIN is queued behind the data, so a short read does not
+    /// mean the socket is drained of events (the edge is spent); read on until end of stream.
+    var peerHalfClosedReported = false
     var closeAfterFlush = false
     var closed = false
     var awaitingResponse = false
@@ -415,6 +418,7 @@ final class EventLoop: @unchecked Sendable {
             return
         }
         if events & (Epoll.readable | Epoll.peerHalfClosed) != 0 { connection.readable = true }
+        if events & Epoll.peerHalfClosed != 0 { connection.peerHalfClosedReported = true }
         if events & Epoll.writable != 0 { connection.writable = true }
         service(connection)
     }
@@ -478,7 +482,7 @@ final class EventLoop: @unchecked Sendable {
             if received > 0 {
                 connection.lastActivity = now
                 // A short read drained the socket; epoll reports the next arrival (edge-triggered).
-                if received < offered { connection.readable = false }
+                if received < offered && !connection.peerHalfClosedReported { connection.readable = false }
             } else if received == 0 {
                 connection.peerClosed = true
                 connection.readable = false
