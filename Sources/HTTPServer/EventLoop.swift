@@ -121,8 +121,10 @@ final class EventLoop: @unchecked Sendable {
     private var listenerRegistered = false
     private var listenerRetryAt = 0.0
 
+    /// The loop's thread; written once under `inboxLock` as the loop starts, read under it.
+    private var threadID = pthread_t()
+
     // Loop-thread state.
-    private(set) var threadID = pthread_t()
     private var connections: [Connection?] = []
     private var connectionCount = 0
     private var now = 0.0
@@ -217,8 +219,13 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: The loop
 
+    /// True when called on this loop's thread.
+    var isCurrentThread: Bool {
+        inboxLock.withLock { pthread_equal(threadID, pthread_self()) != 0 }
+    }
+
     func run() {
-        threadID = pthread_self()
+        inboxLock.withLock { threadID = pthread_self() }
         now = monotonicSeconds()
         registerListener()
         let events = EpollEvents(capacity: 512)

@@ -134,9 +134,7 @@ public final class HTTPServer: @unchecked Sendable {
             let deadline = monotonicSeconds() + max(0, gracePeriodSeconds)
             for loop in loopsToStop { loop.requestDrain(deadline: deadline) }
         }
-        let onLoopThread = stateLock.withLock {
-            loops.contains { pthread_equal($0.threadID, pthread_self()) != 0 }
-        }
+        let onLoopThread = stateLock.withLock { loops }.contains { $0.isCurrentThread }
         if !onLoopThread { waitUntilStopped() }
     }
 
