@@ -1,0 +1,402 @@
+import Foundation
+import GRDB
+import JSONKit
+
+extension SQLiteEventStore {
+    /// Rows of the due index examined per page while looking for eligible users.
+    private static let leaseScanPageSize = 512
+    /// Pages examined per call: bounds the work when many due jobs sit behind blocked users.
+    private static let leaseScanMaxPages = 16
+
+    public func leaseDueJobs(now: Date, limit: Int, leaseSeconds: Double) throws(StoreError) -> [LeasedJobGroup] {
+        guard limit > 0 else { return [] }
+        guard leaseSeconds > 0 else {
+            throw .invalidArgument("leaseSeconds must be positive (got \(leaseSeconds)); pass the delivery timeout plus a margin")
+        }
+        let nowMs = Self.milliseconds(now)
+        let expiryMs = nowMs + Int64((leaseSeconds * 1000).rounded(.up))
+        let expiry = Self.date(expiryMs)
+        return try write("leasing due jobs") { db in
+            var groups: [LeasedJobGroup] = []
+            var leased = 0
+            var examinedUsers = Set<String>()
+            var cursorTime = Int64.min
+            var cursorID = Int64.min
+            var pages = 0
+            scan: while leased < limit && pages < Self.leaseScanMaxPages {
+                pages += 1
+                // Keyset paging over the due index, ordered by (nextAttemptAt, id).
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT id, nextAttemptAt, userID FROM jobs INDEXED BY jobs_due
+                    WHERE state < 2 AND nextAttemptAt <= ?1 AND (nextAttemptAt > ?2 OR (nextAttemptAt = ?2 AND id > ?3))
+                    ORDER BY nextAttemptAt, id LIMIT ?4
+                    """, arguments: [nowMs, cursorTime, cursorID, Self.leaseScanPageSize])
+                guard let last = rows.last else { break }
+                cursorTime = last["nextAttemptAt"]
+                cursorID = last["id"]
+                var candidates: [String] = []
+                for row in rows {
+                    guard let userID: String = row["userID"], examinedUsers.insert(userID).inserted else { continue }
+                    candidates.append(userID)
+                }
+                for userID in candidates {
+                    let run = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit - leased)
+                    guard !run.isEmpty else { continue }
+                    let mark = try db.cachedStatement(sql: """
+                        UPDATE jobs SET state = 1, nextAttemptAt = ?1, leaseExpiresAt = ?1 WHERE id = ?2
+                        """)
+                    for job in run { try mark.execute(arguments: [expiryMs, job.id]) }
+                    groups.append(LeasedJobGroup(userID: userID, jobs: run, leaseExpiresAt: expiry))
+                    leased += run.count
+                    if leased >= limit { break scan }
+                }
+                if rows.count < Self.leaseScanPageSize { break }
+            }
+            return groups
+        }
+    }
+
+    /// The user's earliest unfinished jobs that are due, stopping at the first that is not:
+    /// empty when the user's head job is in flight or scheduled later.
+    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> [LeasedJob] {
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, eventSeq, messageId, mappingID, payload, attempts, createdAt, enqueuedAt, nextAttemptAt,
+                   firstProfileNotFoundAt, lastStatus, lastBody
+            FROM jobs INDEXED BY jobs_user WHERE userID = ? AND state < 2 ORDER BY id LIMIT ?
+            """, arguments: [userID, limit])
+        var run: [LeasedJob] = []
+        while let row = try rows.next() {
+            let nextAttemptAt: Int64 = row["nextAttemptAt"]
+            guard nextAttemptAt <= now else { break }
+            let payloadBytes: [UInt8] = (row["payload"] as Data?).map { Array($0) } ?? []
+            let payload: JSONValue
+            do {
+                payload = try JSONParser().parse(payloadBytes)
+            } catch {
+                throw StoreError.databaseFailure("job \(row["id"] as Int64) has an unreadable payload (\(error)); the database file is damaged")
+            }
+            run.append(LeasedJob(
+                id: row["id"], eventSequence: row["eventSeq"], messageId: row["messageId"], mappingID: row["mappingID"],
+                userID: userID, payload: payload, attempts: row["attempts"],
+                createdAt: date(row["createdAt"] as Int64), enqueuedAt: date(row["enqueuedAt"] as Int64),
+                firstProfileNotFoundAt: date(row["firstProfileNotFoundAt"] as Int64?),
+                lastAnswer: answer(status: row["lastStatus"], body: row["lastBody"])))
+        }
+        return run
+    }
+
+    static func answer(status: Int?, body: String?) -> AdobeAnswer? {
+        if status == nil && body == nil { return nil }
+        return AdobeAnswer(status: status, body: body)
+    }
+
+    /// Adobe's answer body as stored: at most 2 KB, cut on a character boundary.
+    static func snippet(_ body: String?) -> String? {
+        guard let body else { return nil }
+        let limit = 2048
+        guard body.utf8.count > limit else { return body }
+        var end = body.utf8.index(body.utf8.startIndex, offsetBy: limit)
+        while end > body.startIndex && !body.unicodeScalars.indices.contains(end) {
+            end = body.utf8.index(before: end)
+        }
+        return String(body[..<end])
+    }
+
+    public func recordOutcome(_ jobIDs: [JobID], _ outcome: JobOutcome) throws(StoreError) {
+        guard !jobIDs.isEmpty else { return }
+        let now = Self.milliseconds(configuration.clock())
+        let finished = try write("recording the outcome of \(jobIDs.count) job(s)") { db -> Int in
+            var finished = 0
+            switch outcome {
+            case .delivered(let at):
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE jobs SET state = 2, attempts = attempts + 1, finishedAt = ?1, leaseExpiresAt = NULL
+                    WHERE id = ?2 AND state < 2
+                    """)
+                for id in jobIDs {
+                    try statement.execute(arguments: [Self.milliseconds(at), id])
+                    finished += db.changesCount
+                }
+                try Self.addToCounters(db, ["delivered": Int64(finished)])
+            case .retry(let nextAttemptAt, let status, let body, let profileNotFound):
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE jobs SET state = 0, attempts = attempts + 1, nextAttemptAt = ?1, leaseExpiresAt = NULL,
+                        firstProfileNotFoundAt = CASE WHEN ?2 THEN coalesce(firstProfileNotFoundAt, ?3) ELSE firstProfileNotFoundAt END,
+                        lastStatus = CASE WHEN ?4 THEN ?5 ELSE lastStatus END,
+                        lastBody = CASE WHEN ?4 THEN ?6 ELSE lastBody END
+                    WHERE id = ?7 AND state < 2
+                    """)
+                let hasAnswer = status != nil || body != nil
+                for id in jobIDs {
+                    try statement.execute(arguments: [
+                        Self.milliseconds(nextAttemptAt), profileNotFound, now, hasAnswer, status, Self.snippet(body), id,
+                    ])
+                }
+            case .deadLetter(let reason, let message, let status, let body):
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE jobs SET state = 3, attempts = attempts + ?1, finishedAt = ?2, leaseExpiresAt = NULL,
+                        deadReason = ?3, deadMessage = ?4,
+                        lastStatus = CASE WHEN ?5 THEN ?6 ELSE lastStatus END,
+                        lastBody = CASE WHEN ?5 THEN ?7 ELSE lastBody END
+                    WHERE id = ?8 AND state < 2
+                    """)
+                // A dead letter decided on Adobe's answer counts that call as an attempt; one
+                // decided without a call (expired in the queue) does not.
+                let hasAnswer = status != nil || body != nil
+                for id in jobIDs {
+                    try statement.execute(arguments: [
+                        hasAnswer ? 1 : 0, now, reason.rawValue, message, hasAnswer, status, Self.snippet(body), id,
+                    ])
+                    finished += db.changesCount
+                }
+                try Self.addToCounters(db, ["dead": Int64(finished)])
+            }
+            return finished
+        }
+        adjustUnfinishedJobs(by: -finished)
+    }
+
+    public func deadLetters(limit: Int, offset: Int) throws(StoreError) -> [DeadLetter] {
+        guard limit > 0 else { return [] }
+        return try read("listing dead letters") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT j.*, e.body AS eventBody FROM jobs j INDEXED BY jobs_dead
+                LEFT JOIN events e ON e.seq = j.eventSeq
+                WHERE j.state = 3 ORDER BY j.id LIMIT ? OFFSET ?
+                """, arguments: [limit, max(0, offset)]).map { row in
+                let job = try Self.job(row)
+                return DeadLetter(
+                    id: job.id, eventSequence: job.eventSequence, messageId: job.messageId, mappingID: job.mappingID,
+                    userID: job.userID, reason: job.deadReason ?? DeadLetterReason(rawValue: "UNKNOWN"),
+                    message: job.deadMessage ?? "", attempts: job.attempts, lastAnswer: job.lastAnswer,
+                    payload: job.payload, event: (row["eventBody"] as Data?).map { Array($0) },
+                    createdAt: job.createdAt, deadAt: job.finishedAt ?? job.createdAt)
+            }
+        }
+    }
+
+    public func replayDeadLetters(ids: [JobID]?) throws(StoreError) -> ReplaySummary {
+        let now = Self.milliseconds(configuration.clock())
+        let summary = try write("replaying dead letters") { db -> ReplaySummary in
+            let selection: String
+            if let ids {
+                guard !ids.isEmpty else { return ReplaySummary(replayed: 0, skippedWithoutPayload: 0) }
+                try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS replay_ids(id INTEGER PRIMARY KEY)")
+                try db.execute(sql: "DELETE FROM replay_ids")
+                let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO replay_ids(id) VALUES (?)")
+                for id in ids { try insert.execute(arguments: [id]) }
+                selection = "state = 3 AND id IN (SELECT id FROM replay_ids)"
+            } else {
+                selection = "state = 3"
+            }
+            let skipped = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE \(selection) AND payload IS NULL") ?? 0
+            try db.execute(sql: """
+                UPDATE jobs SET state = 0, attempts = 0, enqueuedAt = ?1, nextAttemptAt = ?1, leaseExpiresAt = NULL,
+                    firstProfileNotFoundAt = NULL, deadReason = NULL, deadMessage = NULL, finishedAt = NULL
+                WHERE \(selection) AND payload IS NOT NULL
+                """, arguments: [now])
+            return ReplaySummary(replayed: db.changesCount, skippedWithoutPayload: skipped)
+        }
+        adjustUnfinishedJobs(by: summary.replayed)
+        return summary
+    }
+
+    public func makeAllPendingDueNow() throws(StoreError) -> Int {
+        let now = Self.milliseconds(configuration.clock())
+        return try write("making pending jobs due now") { db in
+            try db.execute(sql: """
+                UPDATE jobs INDEXED BY jobs_due SET nextAttemptAt = ?1
+                WHERE state < 2 AND state = 0 AND nextAttemptAt > ?1
+                """, arguments: [now])
+            return db.changesCount
+        }
+    }
+
+    public func stats() throws(StoreError) -> StoreStats {
+        let now = Self.milliseconds(configuration.clock())
+        return try read("reading statistics") { db in
+            let queue = try Row.fetchOne(db, sql: """
+                SELECT count(*) AS depth, coalesce(sum(state = 1), 0) AS inFlight, min(createdAt) AS oldest
+                FROM jobs INDEXED BY jobs_due WHERE state < 2
+                """)!
+            let deadLetters = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_dead WHERE state = 3") ?? 0
+            var counters: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counters") {
+                counters[row["name"]] = row["value"]
+            }
+            let oldest: Int64? = queue["oldest"]
+            return StoreStats(
+                queueDepth: queue["depth"], inFlight: queue["inFlight"],
+                oldestPendingAge: oldest.map { Double(max(0, now - $0)) / 1000 },
+                deliveredTotal: counters["delivered"] ?? 0, deadTotal: counters["dead"] ?? 0, deadLetters: deadLetters,
+                acceptedEvents: counters["accepted"] ?? 0, rejectedEvents: counters["rejected"] ?? 0,
+                duplicateEvents: counters["duplicate"] ?? 0)
+        }
+    }
+
+    // MARK: - Settings and rate-limit accounting
+
+    public func setting(named name: String) throws(StoreError) -> JSONValue? {
+        let bytes = try read("reading setting \(name)") { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM settings WHERE name = ?", arguments: [name])
+        }
+        guard let bytes else { return nil }
+        do {
+            return try JSONParser().parse(Array(bytes))
+        } catch {
+            throw .databaseFailure("setting \(name) holds invalid JSON (\(error)); set it again")
+        }
+    }
+
+    public func setSetting(_ value: JSONValue?, named name: String) throws(StoreError) {
+        try write("storing setting \(name)") { db in
+            if let value {
+                try db.execute(sql: """
+                    INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value
+                    """, arguments: [name, Data(JSONSerializer.serialize(value))])
+            } else {
+                try db.execute(sql: "DELETE FROM settings WHERE name = ?", arguments: [name])
+            }
+        }
+    }
+
+    public func recordAdobeCalls(_ count: Int, at time: Date) throws(StoreError) {
+        guard count > 0 else { return }
+        let minute = Self.milliseconds(time) / 60_000
+        try write("recording Adobe calls") { db in
+            try db.execute(sql: """
+                INSERT INTO adobe_calls(minute, count) VALUES (?1, ?2)
+                ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count
+                """, arguments: [minute, count])
+        }
+    }
+
+    public func adobeCalls(since time: Date) throws(StoreError) -> Int {
+        let minute = Self.milliseconds(time) / 60_000
+        return try read("reading Adobe call counts") { db in
+            try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM adobe_calls WHERE minute >= ?", arguments: [minute]) ?? 0
+        }
+    }
+
+    // MARK: - Inspection
+
+    public func receivedEvents(after sequence: EventSequence, limit: Int) throws(StoreError) -> [ReceivedEvent] {
+        guard limit > 0 else { return [] }
+        return try read("reading received events") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT seq, messageId, receivedAt, status, reason, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?
+                """, arguments: [sequence, limit]).map { row in
+                ReceivedEvent(
+                    sequence: row["seq"], messageId: row["messageId"], receivedAt: Self.date(row["receivedAt"] as Int64),
+                    status: EventStatus(rawValue: row["status"]) ?? .rejected, rejectionReason: row["reason"],
+                    body: Array(row["body"] as Data))
+            }
+        }
+    }
+
+    public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
+        try read("reading the jobs of event \(sequence)") { db in
+            // Jobs are inserted in event order, so the rowid range of one event is contiguous;
+            // without an eventSeq index this still needs a scan, acceptable for inspection.
+            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE eventSeq = ? ORDER BY id", arguments: [sequence]).map(Self.job)
+        }
+    }
+
+    static func job(_ row: Row) throws -> Job {
+        let payloadData: Data? = row["payload"]
+        let payload: JSONValue?
+        if let payloadData {
+            do {
+                payload = try JSONParser().parse(Array(payloadData))
+            } catch {
+                throw StoreError.databaseFailure("job \(row["id"] as Int64) has an unreadable payload (\(error)); the database file is damaged")
+            }
+        } else {
+            payload = nil
+        }
+        return Job(
+            id: row["id"], eventSequence: row["eventSeq"], messageId: row["messageId"], mappingID: row["mappingID"],
+            userID: row["userID"], payload: payload, state: JobState(rawValue: row["state"]) ?? .dead,
+            attempts: row["attempts"], createdAt: date(row["createdAt"] as Int64), enqueuedAt: date(row["enqueuedAt"] as Int64),
+            nextAttemptAt: date(row["nextAttemptAt"] as Int64), leaseExpiresAt: date(row["leaseExpiresAt"] as Int64?),
+            firstProfileNotFoundAt: date(row["firstProfileNotFoundAt"] as Int64?),
+            lastAnswer: answer(status: row["lastStatus"], body: row["lastBody"]),
+            deadReason: (row["deadReason"] as String?).map(DeadLetterReason.init(rawValue:)),
+            deadMessage: row["deadMessage"], finishedAt: date(row["finishedAt"] as Int64?))
+    }
+
+    // MARK: - Retention
+
+    /// Rows deleted per transaction, so purging never holds the writer long enough to stall ingest.
+    private static let purgeChunk: Int64 = 5_000
+
+    public func purgeExpiredData(now: Date) throws(StoreError) -> PurgeSummary {
+        let nowMs = Self.milliseconds(now)
+        let cutoff = nowMs - Int64(configuration.retention * 1000)
+        let dedupCutoff = nowMs - Int64(configuration.dedupWindow * 1000)
+        var summary = PurgeSummary(jobs: 0, events: 0, dedupEntries: 0)
+
+        // Jobs: walk the rowid range of jobs created before the cutoff (nothing newer can have
+        // finished before it), deleting finished ones chunk by chunk.
+        let (firstJob, lastJob) = try read("finding expired jobs") { db -> (Int64?, Int64?) in
+            let first = try Int64.fetchOne(db, sql: "SELECT min(id) FROM jobs")
+            let last = try Int64.fetchOne(db, sql: """
+                SELECT id FROM jobs WHERE createdAt < ? ORDER BY id DESC LIMIT 1
+                """, arguments: [cutoff])
+            return (first, last)
+        }
+        if let firstJob, let lastJob {
+            var low = firstJob
+            while low <= lastJob {
+                let high = min(low + Self.purgeChunk - 1, lastJob)
+                summary.jobs += try write("purging finished jobs") { db in
+                    try db.execute(sql: """
+                        DELETE FROM jobs WHERE id BETWEEN ? AND ? AND state >= 2 AND finishedAt < ?
+                        """, arguments: [low, high, cutoff])
+                    return db.changesCount
+                }
+                low = high + 1
+            }
+        }
+
+        // Events: those older than the cutoff and before every remaining job's event.
+        let (firstEvent, lastEvent) = try read("finding expired events") { db -> (Int64?, Int64?) in
+            let keepFrom = try Int64.fetchOne(db, sql: "SELECT eventSeq FROM jobs ORDER BY id LIMIT 1") ?? Int64.max
+            let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events")
+            let last = try Int64.fetchOne(db, sql: """
+                SELECT seq FROM events WHERE seq < ? AND receivedAt < ? ORDER BY seq DESC LIMIT 1
+                """, arguments: [keepFrom, cutoff])
+            return (first, last)
+        }
+        if let firstEvent, let lastEvent {
+            var low = firstEvent
+            while low <= lastEvent {
+                let high = min(low + Self.purgeChunk - 1, lastEvent)
+                summary.events += try write("purging old events") { db in
+                    try db.execute(sql: "DELETE FROM events WHERE seq BETWEEN ? AND ? AND receivedAt < ?",
+                                   arguments: [low, high, cutoff])
+                    return db.changesCount
+                }
+                low = high + 1
+            }
+        }
+
+        while true {
+            let deleted = try write("purging expired dedup entries") { db in
+                try db.execute(sql: """
+                    DELETE FROM dedup WHERE messageId IN
+                        (SELECT messageId FROM dedup WHERE acceptedAt < ? ORDER BY acceptedAt LIMIT ?)
+                    """, arguments: [dedupCutoff, Self.purgeChunk])
+                return db.changesCount
+            }
+            summary.dedupEntries += deleted
+            if deleted < Self.purgeChunk { break }
+        }
+
+        // Rate-limit buckets only matter for the last 24 hours; keep two days for inspection.
+        try write("purging old Adobe call buckets") { db in
+            try db.execute(sql: "DELETE FROM adobe_calls WHERE minute < ?", arguments: [(nowMs - 2 * 86_400_000) / 60_000])
+        }
+        return summary
+    }
+}

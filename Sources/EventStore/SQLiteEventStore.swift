@@ -1,0 +1,422 @@
+import Foundation
+import GRDB
+import JSONKit
+import Logging
+
+/// The SQLite implementation of `EventStore` (one database file in the data directory).
+///
+/// Appends go through one dedicated writer thread that drains every waiting request into one
+/// transaction (group commit) and commits it with `synchronous=FULL` in WAL mode, so one fsync
+/// covers many concurrent requests. Delivery writes (leases, outcomes) share GRDB's serialized
+/// writer connection; reads use the pool's reader connections.
+public final class SQLiteEventStore: EventStore, @unchecked Sendable {
+    public static let databaseFileName = "events.sqlite"
+
+    let pool: DatabasePool
+    let configuration: SQLiteEventStoreConfiguration
+    let directory: String
+    var logger: Logger { configuration.logger }
+
+    /// Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var waitingAppends: [PendingAppend] = []
+    private var isClosing = false
+    private var isClosed = false
+    /// Unfinished jobs, kept in memory so the capacity check costs nothing per request.
+    private var unfinishedJobs: Int
+
+    /// Owned by the writer thread after `init`.
+    private var nextSequence: EventSequence
+    private var lastPurge: Date
+    private let writerExited = DispatchSemaphore(value: 0)
+    private let lockFileDescriptor: Int32
+
+    /// Opens (creating if needed) the store in `directory`. Only one process may have a data
+    /// directory open at a time; a second one is refused rather than corrupting the queue.
+    public init(directory: String, configuration: SQLiteEventStoreConfiguration = .init()) throws(StoreError) {
+        self.directory = directory
+        self.configuration = configuration
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotOpen("the data directory \(directory) cannot be created (\(error.localizedDescription)); check the path and its permissions")
+        }
+        lockFileDescriptor = try Self.lockDirectory(directory)
+
+        var grdbConfiguration = Configuration()
+        grdbConfiguration.maximumReaderCount = 4
+        grdbConfiguration.busyMode = .timeout(10)
+        let walPages = configuration.walAutocheckpointPages
+        let walLimit = configuration.walSizeLimitBytes
+        grdbConfiguration.prepareDatabase { db in
+            // FULL: a commit returns only after the WAL is fsync'd, which is what lets ingest
+            // answer 200.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(walPages)")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(walLimit)")
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+        }
+        let path = (directory as NSString).appendingPathComponent(Self.databaseFileName)
+        do {
+            pool = try DatabasePool(path: path, configuration: grdbConfiguration)
+            try Schema.migrator().migrate(pool)
+            let now = Self.milliseconds(configuration.clock())
+            let (lastSequence, unfinished) = try pool.write { db -> (Int64, Int) in
+                // Leases held by a previous run of this process died with it: hand those jobs
+                // out again at once instead of waiting for the leases to expire.
+                try db.execute(
+                    sql: "UPDATE jobs SET state = 0, nextAttemptAt = min(nextAttemptAt, ?), leaseExpiresAt = NULL WHERE state = 1",
+                    arguments: [now])
+                let lastSequence = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                let unfinished = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_due WHERE state < 2") ?? 0
+                return (lastSequence, unfinished)
+            }
+            nextSequence = lastSequence + 1
+            unfinishedJobs = unfinished
+        } catch {
+            Foundation.close(lockFileDescriptor)
+            throw .cannotOpen("the database \(path) cannot be opened (\(error)); check that it is an event store database and that the disk is writable")
+        }
+        lastPurge = configuration.clock()
+
+        let thread = Thread { [unowned self] in self.runWriter() }
+        thread.name = "EventStore.writer"
+        thread.qualityOfService = .userInitiated
+        thread.start()
+        logger.info("event store opened", metadata: [
+            "path": "\(path)", "unfinishedJobs": "\(unfinishedJobs)", "nextSequence": "\(nextSequence)",
+        ])
+    }
+
+    deinit {
+        // `close()` is the orderly way; this only releases the directory lock if it was skipped.
+        if !isClosed { Foundation.close(lockFileDescriptor) }
+    }
+
+    private static func lockDirectory(_ directory: String) throws(StoreError) -> Int32 {
+        let lockPath = (directory as NSString).appendingPathComponent(".lock")
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw .cannotOpen("the lock file \(lockPath) cannot be created (errno \(errno)); check the directory permissions")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            Foundation.close(descriptor)
+            throw .cannotOpen("the data directory \(directory) is in use by another process; stop it or use another --data-dir")
+        }
+        return descriptor
+    }
+
+    public func close() {
+        condition.lock()
+        if isClosing {
+            condition.unlock()
+            return
+        }
+        isClosing = true
+        condition.broadcast()
+        condition.unlock()
+        writerExited.wait()
+        do {
+            try pool.close()
+        } catch {
+            logger.error("event store did not close cleanly; SQLite recovers the WAL at the next start", metadata: ["error": "\(error)"])
+        }
+        condition.lock()
+        isClosed = true
+        condition.unlock()
+        Foundation.close(lockFileDescriptor)
+    }
+
+    // MARK: - Append (group commit)
+
+    struct PreparedEvent {
+        var messageId: String?
+        var body: [UInt8]
+        var rejectionReason: String?
+        var jobs: [PreparedJob]
+    }
+
+    struct PreparedJob {
+        var mappingID: String
+        var userID: String?
+        /// Compact JSON of the payload, or `nil` for a mapping error.
+        var payload: [UInt8]?
+        var mappingError: String?
+    }
+
+    struct PendingAppend {
+        var events: [PreparedEvent]
+        var newJobCount: Int
+        var completion: @Sendable (Result<AppendReceipt, StoreError>) -> Void
+    }
+
+    public func append(_ batch: [IncomingEvent], completion: @escaping @Sendable (Result<AppendReceipt, StoreError>) -> Void) {
+        // Serialising payloads here spreads the work over the callers' threads and keeps the
+        // single writer thread on SQLite alone.
+        var newJobCount = 0
+        let events = batch.map { event -> PreparedEvent in
+            switch event.disposition {
+            case .rejected(let reason):
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: reason, jobs: [])
+            case .accepted(let specs):
+                let jobs = specs.map { spec -> PreparedJob in
+                    switch spec {
+                    case .delivery(let mappingID, let userID, let payload):
+                        newJobCount += 1
+                        return PreparedJob(mappingID: mappingID, userID: userID,
+                                           payload: JSONSerializer.serialize(payload), mappingError: nil)
+                    case .mappingError(let mappingID, let userID, let message):
+                        return PreparedJob(mappingID: mappingID, userID: userID, payload: nil, mappingError: message)
+                    }
+                }
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: nil, jobs: jobs)
+            }
+        }
+        let request = PendingAppend(events: events, newJobCount: newJobCount, completion: completion)
+        condition.lock()
+        guard !isClosing else {
+            condition.unlock()
+            completion(.failure(.closed))
+            return
+        }
+        waitingAppends.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runWriter() {
+        while true {
+            condition.lock()
+            while waitingAppends.isEmpty && !isClosing {
+                if let interval = configuration.automaticPurgeInterval {
+                    if !condition.wait(until: Date(timeIntervalSinceNow: min(interval, 60))) { break }
+                } else {
+                    condition.wait()
+                }
+            }
+            let group = waitingAppends
+            waitingAppends.removeAll(keepingCapacity: true)
+            let closing = isClosing
+            condition.unlock()
+
+            if !group.isEmpty {
+                commit(group)
+            } else if closing {
+                break
+            }
+            purgeIfDue()
+        }
+        writerExited.signal()
+    }
+
+    private func purgeIfDue() {
+        guard let interval = configuration.automaticPurgeInterval else { return }
+        let now = configuration.clock()
+        guard now.timeIntervalSince(lastPurge) >= interval else { return }
+        lastPurge = now
+        do {
+            let summary = try purgeExpiredData(now: now)
+            logger.debug("purged expired data", metadata: [
+                "jobs": "\(summary.jobs)", "events": "\(summary.events)", "dedupEntries": "\(summary.dedupEntries)",
+            ])
+        } catch {
+            logger.error("purging expired data failed; it is retried at the next interval", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private struct GroupResult {
+        var receipts: [Result<AppendReceipt, StoreError>]
+        var newUnfinishedJobs: Int
+        var nextSequence: EventSequence
+    }
+
+    /// Writes every request of the group in one transaction, then completes them all.
+    private func commit(_ group: [PendingAppend]) {
+        if let refusal = diskSpaceRefusal() {
+            for request in group { request.completion(.failure(refusal)) }
+            return
+        }
+        let nowDate = configuration.clock()
+        let now = Self.milliseconds(nowDate)
+        let dedupCutoff = now - Int64(configuration.dedupWindow * 1000)
+        let depthAtStart = condition.withLock { unfinishedJobs }
+        let maxDepth = configuration.maxQueueDepth
+        let retryAfter = configuration.queueFullRetryAfterSeconds
+
+        var result = GroupResult(receipts: [], newUnfinishedJobs: 0, nextSequence: nextSequence)
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    result = GroupResult(receipts: [], newUnfinishedJobs: 0, nextSequence: nextSequence)
+                    result.receipts.reserveCapacity(group.count)
+                    let insertEvent = try RawStatement(db, sql: """
+                        INSERT INTO events(seq, messageId, receivedAt, status, reason, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                        """)
+                    // Inserts a new messageId, or takes over one whose window has passed;
+                    // changes nothing (0 rows) for a duplicate.
+                    let claimMessageId = try RawStatement(db, sql: """
+                        INSERT INTO dedup(messageId, acceptedAt, seq) VALUES (?1, ?2, ?3)
+                        ON CONFLICT(messageId) DO UPDATE SET acceptedAt = excluded.acceptedAt, seq = excluded.seq
+                        WHERE dedup.acceptedAt < ?4
+                        """)
+                    let insertJob = try RawStatement(db, sql: """
+                        INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
+                                         nextAttemptAt, deadReason, deadMessage, finishedAt)
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
+                        """)
+                    var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
+                    for request in group {
+                        if depthAtStart + result.newUnfinishedJobs + request.newJobCount > maxDepth, request.newJobCount > 0 {
+                            result.receipts.append(.failure(.capacityExceeded(
+                                reason: "the delivery queue holds \(depthAtStart + result.newUnfinishedJobs) unfinished jobs (limit \(maxDepth)); delivery must catch up",
+                                retryAfterSeconds: retryAfter)))
+                            continue
+                        }
+                        var entries: [AppendReceipt.Entry] = []
+                        entries.reserveCapacity(request.events.count)
+                        for event in request.events {
+                            let sequence = result.nextSequence
+                            result.nextSequence += 1
+                            var status = EventStatus.accepted
+                            if event.rejectionReason != nil {
+                                status = .rejected
+                            } else if let messageId = event.messageId {
+                                claimMessageId.bind(1, messageId)
+                                claimMessageId.bind(2, now)
+                                claimMessageId.bind(3, sequence)
+                                claimMessageId.bind(4, dedupCutoff)
+                                if try claimMessageId.run() == 0 { status = .duplicate }
+                            }
+                            insertEvent.bind(1, sequence)
+                            insertEvent.bind(2, event.messageId)
+                            insertEvent.bind(3, now)
+                            insertEvent.bind(4, Int64(status.rawValue))
+                            insertEvent.bind(5, event.rejectionReason)
+                            insertEvent.bind(6, event.body)
+                            try insertEvent.run()
+                            entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
+                            switch status {
+                            case .rejected: rejected += 1
+                            case .duplicate: duplicates += 1
+                            case .accepted:
+                                accepted += 1
+                                for job in event.jobs {
+                                    insertJob.bind(1, sequence)
+                                    insertJob.bind(2, event.messageId)
+                                    insertJob.bind(3, job.mappingID)
+                                    insertJob.bind(4, job.userID)
+                                    insertJob.bind(5, job.payload)
+                                    insertJob.bind(7, now)
+                                    if let message = job.mappingError {
+                                        insertJob.bind(6, Int64(JobState.dead.rawValue))
+                                        insertJob.bind(8, DeadLetterReason.mappingError.rawValue)
+                                        insertJob.bind(9, message)
+                                        insertJob.bind(10, now)
+                                        dead += 1
+                                    } else {
+                                        insertJob.bind(6, Int64(JobState.pending.rawValue))
+                                        insertJob.bind(8, nil as String?)
+                                        insertJob.bind(9, nil as String?)
+                                        insertJob.bind(10, nil as Int64?)
+                                        result.newUnfinishedJobs += 1
+                                    }
+                                    try insertJob.run()
+                                }
+                            }
+                        }
+                        result.receipts.append(.success(AppendReceipt(events: entries)))
+                    }
+                    try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
+                    return .commit
+                }
+            }
+        } catch {
+            var failure = Self.storeError(error, operation: "storing \(group.count) ingest request(s)", configuration: configuration)
+            // A write error on a nearly full disk is reported as what it is, so ingest answers
+            // 503 with Retry-After rather than 500.
+            if case .databaseFailure = failure, let refusal = diskSpaceRefusal() { failure = refusal }
+            logger.error("group commit failed; nothing of these requests was stored", metadata: [
+                "requests": "\(group.count)", "error": "\(failure)",
+            ])
+            for request in group { request.completion(.failure(failure)) }
+            return
+        }
+        nextSequence = result.nextSequence
+        condition.withLock { unfinishedJobs += result.newUnfinishedJobs }
+        for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
+    }
+
+    private func diskSpaceRefusal() -> StoreError? {
+        var stats = statvfs()
+        guard statvfs(directory, &stats) == 0 else { return nil }
+        let free = UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
+        guard free < configuration.minFreeDiskBytes else { return nil }
+        return .capacityExceeded(
+            reason: "the data directory's disk has \(free) bytes free, below the minimum of \(configuration.minFreeDiskBytes); free disk space",
+            retryAfterSeconds: configuration.diskFullRetryAfterSeconds)
+    }
+
+    static func addToCounters(_ db: Database, _ amounts: KeyValuePairs<String, Int64>) throws {
+        let statement = try RawStatement(db, sql: "UPDATE counters SET value = value + ?1 WHERE name = ?2")
+        for (name, amount) in amounts where amount != 0 {
+            statement.bind(1, amount)
+            statement.bind(2, name)
+            try statement.run()
+        }
+    }
+
+    // MARK: - Shared helpers
+
+    func adjustUnfinishedJobs(by delta: Int) {
+        guard delta != 0 else { return }
+        condition.withLock { unfinishedJobs += delta }
+    }
+
+    func ensureOpen() throws(StoreError) {
+        let closed = condition.withLock { isClosing }
+        if closed { throw .closed }
+    }
+
+    /// Runs a write transaction on the serialized writer connection, mapping errors.
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        try ensureOpen()
+        do {
+            return try pool.write(body)
+        } catch {
+            throw Self.storeError(error, operation: operation, configuration: configuration)
+        }
+    }
+
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        try ensureOpen()
+        do {
+            return try pool.read(body)
+        } catch {
+            throw Self.storeError(error, operation: operation, configuration: configuration)
+        }
+    }
+
+    static func storeError(_ error: any Error, operation: String, configuration: SQLiteEventStoreConfiguration) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL {
+                return .capacityExceeded(reason: "the disk is full (\(error.message ?? "SQLITE_FULL")); free disk space",
+                                         retryAfterSeconds: configuration.diskFullRetryAfterSeconds)
+            }
+            return .databaseFailure("\(operation) failed: SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown"); check the data directory's disk and permissions")
+        }
+        return .databaseFailure("\(operation) failed: \(error)")
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    static func date(_ milliseconds: Int64?) -> Date? {
+        milliseconds.map { date($0) }
+    }
+}

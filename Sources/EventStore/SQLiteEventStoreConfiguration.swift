@@ -1,0 +1,30 @@
+import Foundation
+import Logging
+
+/// Limits and tuning of `SQLiteEventStore`.
+public struct SQLiteEventStoreConfiguration: Sendable {
+    /// Appends are refused while the unfinished jobs (pending plus in flight) would exceed this.
+    public var maxQueueDepth: Int = 1_000_000
+    /// Appends are refused while the data directory's file system has less free space than this.
+    public var minFreeDiskBytes: UInt64 = 256 * 1024 * 1024
+    /// The `Retry-After` suggested when the queue is full.
+    public var queueFullRetryAfterSeconds: Int = 30
+    /// The `Retry-After` suggested when the disk is full.
+    public var diskFullRetryAfterSeconds: Int = 60
+    /// A messageId accepted within this window makes later events with it duplicates.
+    public var dedupWindow: TimeInterval = 24 * 3600
+    /// Delivered and dead jobs, and events without unfinished jobs, are kept this long.
+    public var retention: TimeInterval = 7 * 24 * 3600
+    /// How often the writer thread purges expired data when it has nothing else to do;
+    /// `nil` leaves purging to explicit `purgeExpiredData(now:)` calls.
+    public var automaticPurgeInterval: TimeInterval? = 600
+    /// WAL pages after which a commit checkpoints. Larger values make fewer, longer
+    /// checkpoints; the WAL file is truncated back to `walSizeLimitBytes` afterwards.
+    public var walAutocheckpointPages: Int = 8192
+    public var walSizeLimitBytes: Int = 64 * 1024 * 1024
+    /// The time source; tests inject one to move through the dedup window and retention.
+    public var clock: @Sendable () -> Date = { Date() }
+    public var logger = Logger(label: "EventStore")
+
+    public init() {}
+}
