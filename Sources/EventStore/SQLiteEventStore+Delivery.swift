@@ -296,8 +296,6 @@ extension SQLiteEventStore {
 
     public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
         try read("reading the jobs of event \(sequence)") { db in
-            // Jobs are inserted in event order, so the rowid range of one event is contiguous;
-            // without an eventSeq index this still needs a scan, acceptable for inspection.
             try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE eventSeq = ? ORDER BY id", arguments: [sequence]).map(Self.job)
         }
     }

@@ -24,6 +24,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private var isClosed = false
     /// Unfinished jobs, kept in memory so the capacity check costs nothing per request.
     private var unfinishedJobs: Int
+    private var committedGroups = 0
 
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
@@ -342,7 +343,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             return
         }
         nextSequence = result.nextSequence
-        condition.withLock { unfinishedJobs += result.newUnfinishedJobs }
+        condition.withLock {
+            unfinishedJobs += result.newUnfinishedJobs
+            committedGroups += 1
+        }
         for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
     }
 
@@ -364,6 +368,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             try statement.run()
         }
     }
+
+    /// Transactions the writer thread has committed for appends: fewer than the appends
+    /// when requests shared a group commit.
+    public var groupCommitCount: Int { condition.withLock { committedGroups } }
 
     // MARK: - Shared helpers
 

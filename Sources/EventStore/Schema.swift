@@ -52,6 +52,9 @@ enum Schema {
                 -- Entries are (userID, rowid): a user's unfinished jobs in acceptance order.
                 CREATE INDEX jobs_user ON jobs(userID) WHERE state < 2;
                 CREATE INDEX jobs_dead ON jobs(id) WHERE state = 3;
+                -- Only ever appended at its right edge (jobs are inserted in event order), so
+                -- it is cheap; it serves the dead-letter and inspection look-ups by event.
+                CREATE INDEX jobs_event ON jobs(eventSeq);
                 CREATE TABLE settings (
                     name TEXT PRIMARY KEY,
                     value BLOB NOT NULL

@@ -1,0 +1,85 @@
+import Foundation
+import JSONKit
+import Testing
+@testable import EventStore
+
+/// Behaviour specific to the SQLite implementation.
+@Suite("SQLiteEventStore")
+struct SQLiteEventStoreTests {
+    @Test func concurrentAppendsShareOneCommit() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let writerHeld = DispatchSemaphore(value: 0)
+        let releaseWriter = DispatchSemaphore(value: 0)
+        // Hold GRDB's writer connection so that appends pile up behind it.
+        DispatchQueue.global().async {
+            try? store.pool.write { _ in
+                writerHeld.signal()
+                releaseWriter.wait()
+            }
+        }
+        writerHeld.wait()
+        let done = DispatchGroup()
+        for request in 0..<50 {
+            done.enter()
+            store.append([identify("g\(request)")]) { result in
+                if case .failure(let error) = result { Issue.record("append failed: \(error)") }
+                done.leave()
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        releaseWriter.signal()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        // The writer may have taken the first request alone before it blocked; every other
+        // request waited and must have shared one transaction.
+        #expect(store.groupCommitCount <= 2)
+        #expect(try allEvents(store).count == 50)
+    }
+
+    @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        #expect {
+            _ = try SQLiteEventStore(directory: directory.path)
+        } throws: { error in
+            guard case .cannotOpen(let reason) = error as? StoreError else { return false }
+            return reason.contains("in use")
+        }
+        store.close()
+        // Closing releases the directory.
+        let reopened = try SQLiteEventStore(directory: directory.path)
+        reopened.close()
+    }
+
+    @Test func appendsAfterCloseFailWithClosed() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        store.close()
+        #expect(throws: StoreError.closed) { try store.appendAndWait([identify("late")]) }
+        #expect(throws: StoreError.closed) { try store.stats() }
+    }
+
+    @Test func theQueueDepthCountedInMemorySurvivesAReopen() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteEventStoreConfiguration()
+        configuration.maxQueueDepth = 3
+        do {
+            let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+            defer { store.close() }
+            _ = try store.appendAndWait([identify("a"), identify("b")])
+        }
+        let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+        defer { store.close() }
+        #expect(throws: StoreError.self) { try store.appendAndWait([identify("c"), identify("d")]) }
+        #expect(try store.appendAndWait([identify("c")]).acceptedCount == 1)
+    }
+
+    @Test func bodySnippetsAreCutOnCharacterBoundaries() {
+        #expect(SQLiteEventStore.snippet("short") == "short")
+        #expect(SQLiteEventStore.snippet(nil) == nil)
+        let cut = SQLiteEventStore.snippet(String(repeating: "a", count: 2047) + "é")
+        #expect(cut == String(repeating: "a", count: 2047))
+        #expect(SQLiteEventStore.snippet(String(repeating: "b", count: 5000))?.utf8.count == 2048)
+    }
+}
