@@ -67,7 +67,7 @@ public protocol EventStore: AnyObject, Sendable {
     func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job]
 
     /// Deletes finished data older than the retention period: delivered and dead jobs, events
-    /// with no remaining job, dedup entries past their window, old rate-limit buckets.
+    /// with no remaining job, old rate-limit buckets.
     /// Unfinished jobs and their events are never purged.
     @discardableResult
     func purgeExpiredData(now: Date) throws(StoreError) -> PurgeSummary
@@ -327,7 +327,6 @@ public struct StoreStats: Sendable, Equatable {
 public struct PurgeSummary: Sendable, Equatable {
     public var jobs: Int
     public var events: Int
-    public var dedupEntries: Int
 }
 
 /// Why the store refused or failed an operation.

@@ -52,6 +52,22 @@ struct RawStatement {
         }
     }
 
+    /// Runs a query and returns the first column of its first row as text, if any.
+    func firstText() throws -> String? {
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        switch code {
+        case SQLITE_ROW:
+            guard let text = sqlite3_column_text(handle, 0) else { return nil }
+            return String(cString: text)
+        case SQLITE_DONE:
+            return nil
+        default:
+            throw DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)),
+                                message: String(cString: sqlite3_errmsg(connection)))
+        }
+    }
+
     /// Runs the statement to completion and returns the number of rows it changed.
     @discardableResult
     func run() throws -> Int {

@@ -330,9 +330,8 @@ extension SQLiteEventStore {
 
     public func purgeExpiredData(now: Date) throws(StoreError) -> PurgeSummary {
         let nowMs = Self.milliseconds(now)
-        let cutoff = nowMs - Int64(configuration.retention * 1000)
-        let dedupCutoff = nowMs - Int64(configuration.dedupWindow * 1000)
-        var summary = PurgeSummary(jobs: 0, events: 0, dedupEntries: 0)
+        let cutoff = nowMs - Int64(max(configuration.retention, configuration.dedupWindow) * 1000)
+        var summary = PurgeSummary(jobs: 0, events: 0)
 
         // Jobs: walk the rowid range of jobs created before the cutoff (nothing newer can have
         // finished before it), deleting finished ones chunk by chunk.
@@ -377,18 +376,6 @@ extension SQLiteEventStore {
                 }
                 low = high + 1
             }
-        }
-
-        while true {
-            let deleted = try write("purging expired dedup entries") { db in
-                try db.execute(sql: """
-                    DELETE FROM dedup WHERE messageId IN
-                        (SELECT messageId FROM dedup WHERE acceptedAt < ? ORDER BY acceptedAt LIMIT ?)
-                    """, arguments: [dedupCutoff, Self.purgeChunk])
-                return db.changesCount
-            }
-            summary.dedupEntries += deleted
-            if deleted < Self.purgeChunk { break }
         }
 
         // Rate-limit buckets only matter for the last 24 hours; keep two days for inspection.

@@ -21,14 +21,15 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private let condition = NSCondition()
     private var waitingAppends: [PendingAppend] = []
     private var isClosing = false
-    private var isClosed = false
     /// Unfinished jobs, kept in memory so the capacity check costs nothing per request.
     private var unfinishedJobs: Int
     private var committedGroups = 0
 
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
+    private var dedup: DedupIndex
     private var lastPurge: Date
+    private let checkpointer: Checkpointer?
     private let writerExited = DispatchSemaphore(value: 0)
     private let lockFileDescriptor: Int32
 
@@ -74,24 +75,59 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             }
             nextSequence = lastSequence + 1
             unfinishedJobs = unfinished
+            dedup = try pool.read { db in
+                try Self.loadDedupIndex(db, since: now - Int64(configuration.dedupWindow * 1000))
+            }
         } catch {
             Foundation.close(lockFileDescriptor)
             throw .cannotOpen("the database \(path) cannot be opened (\(error)); check that it is an event store database and that the disk is writable")
         }
         lastPurge = configuration.clock()
+        if let interval = configuration.backgroundCheckpointInterval {
+            do {
+                checkpointer = try Checkpointer(databasePath: path, interval: interval, logger: configuration.logger)
+            } catch {
+                Foundation.close(lockFileDescriptor)
+                throw error
+            }
+        } else {
+            checkpointer = nil
+        }
 
-        let thread = Thread { [unowned self] in self.runWriter() }
+        // The writer thread keeps the store alive until `close()` stops it.
+        let thread = Thread { self.runWriter() }
         thread.name = "EventStore.writer"
         thread.qualityOfService = .userInitiated
         thread.start()
         logger.info("event store opened", metadata: [
             "path": "\(path)", "unfinishedJobs": "\(unfinishedJobs)", "nextSequence": "\(nextSequence)",
+            "dedupEntries": "\(dedup.count)",
         ])
     }
 
-    deinit {
-        // `close()` is the orderly way; this only releases the directory lock if it was skipped.
-        if !isClosed { Foundation.close(lockFileDescriptor) }
+    /// Rebuilds the dedup index from the events accepted since `cutoff`.
+    private static func loadDedupIndex(_ db: Database, since cutoff: Int64) throws -> DedupIndex {
+        var index = DedupIndex()
+        guard var low = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events"),
+              var high = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") else { return index }
+        // Events are stored in time order, so the window starts at the first sequence received
+        // at or after the cutoff: a binary search over the rowid, not a scan of the retention.
+        let firstReceived = try db.cachedStatement(sql: "SELECT seq, receivedAt FROM events WHERE seq >= ? ORDER BY seq LIMIT 1")
+        while low < high {
+            let middle = low + (high - low) / 2
+            guard let row = try Row.fetchOne(firstReceived, arguments: [middle]) else { break }
+            if (row["receivedAt"] as Int64) < cutoff { low = (row["seq"] as Int64) + 1 } else { high = middle }
+        }
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT seq, messageId, receivedAt FROM events WHERE seq >= ? AND status = 0 AND messageId IS NOT NULL ORDER BY seq
+            """, arguments: [low])
+        while let row = try rows.next() {
+            let receivedAt: Int64 = row["receivedAt"]
+            guard receivedAt >= cutoff else { continue }
+            let messageId: String = row["messageId"]
+            index.insert(hash: DedupIndex.hash(messageId), sequence: row["seq"], acceptedAt: receivedAt)
+        }
+        return index
     }
 
     private static func lockDirectory(_ directory: String) throws(StoreError) -> Int32 {
@@ -117,14 +153,12 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         writerExited.wait()
+        checkpointer?.stop()
         do {
             try pool.close()
         } catch {
             logger.error("event store did not close cleanly; SQLite recovers the WAL at the next start", metadata: ["error": "\(error)"])
         }
-        condition.lock()
-        isClosed = true
-        condition.unlock()
         Foundation.close(lockFileDescriptor)
     }
 
@@ -205,7 +239,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             } else if closing {
                 break
             }
-            purgeIfDue()
+            if !closing { purgeIfDue() }
         }
         writerExited.signal()
     }
@@ -218,7 +252,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         do {
             let summary = try purgeExpiredData(now: now)
             logger.debug("purged expired data", metadata: [
-                "jobs": "\(summary.jobs)", "events": "\(summary.events)", "dedupEntries": "\(summary.dedupEntries)",
+                "jobs": "\(summary.jobs)", "events": "\(summary.events)",
             ])
         } catch {
             logger.error("purging expired data failed; it is retried at the next interval", metadata: ["error": "\(error)"])
@@ -239,7 +273,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         }
         let nowDate = configuration.clock()
         let now = Self.milliseconds(nowDate)
-        let dedupCutoff = now - Int64(configuration.dedupWindow * 1000)
+        dedup.expire(before: now - Int64(configuration.dedupWindow * 1000))
+        var dedupInsertions = 0
         let depthAtStart = condition.withLock { unfinishedJobs }
         let maxDepth = configuration.maxQueueDepth
         let retryAfter = configuration.queueFullRetryAfterSeconds
@@ -248,18 +283,14 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    dedup.removeLast(dedupInsertions)
+                    dedupInsertions = 0
                     result = GroupResult(receipts: [], newUnfinishedJobs: 0, nextSequence: nextSequence)
                     result.receipts.reserveCapacity(group.count)
                     let insertEvent = try RawStatement(db, sql: """
                         INSERT INTO events(seq, messageId, receivedAt, status, reason, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                         """)
-                    // Inserts a new messageId, or takes over one whose window has passed;
-                    // changes nothing (0 rows) for a duplicate.
-                    let claimMessageId = try RawStatement(db, sql: """
-                        INSERT INTO dedup(messageId, acceptedAt, seq) VALUES (?1, ?2, ?3)
-                        ON CONFLICT(messageId) DO UPDATE SET acceptedAt = excluded.acceptedAt, seq = excluded.seq
-                        WHERE dedup.acceptedAt < ?4
-                        """)
+                    let messageIdOfEvent = try RawStatement(db, sql: "SELECT messageId FROM events WHERE seq = ?1")
                     let insertJob = try RawStatement(db, sql: """
                         INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
                                          nextAttemptAt, deadReason, deadMessage, finishedAt)
@@ -282,11 +313,19 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                             if event.rejectionReason != nil {
                                 status = .rejected
                             } else if let messageId = event.messageId {
-                                claimMessageId.bind(1, messageId)
-                                claimMessageId.bind(2, now)
-                                claimMessageId.bind(3, sequence)
-                                claimMessageId.bind(4, dedupCutoff)
-                                if try claimMessageId.run() == 0 { status = .duplicate }
+                                let hash = DedupIndex.hash(messageId)
+                                // A hash hit is confirmed against the stored event's messageId.
+                                for candidate in dedup.candidates(for: hash) {
+                                    messageIdOfEvent.bind(1, candidate)
+                                    if try messageIdOfEvent.firstText() == messageId {
+                                        status = .duplicate
+                                        break
+                                    }
+                                }
+                                if status == .accepted {
+                                    dedup.insert(hash: hash, sequence: sequence, acceptedAt: now)
+                                    dedupInsertions += 1
+                                }
                             }
                             insertEvent.bind(1, sequence)
                             insertEvent.bind(2, event.messageId)
@@ -332,6 +371,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                 }
             }
         } catch {
+            // The transaction rolled back: so do the acceptances it recorded.
+            dedup.removeLast(dedupInsertions)
             var failure = Self.storeError(error, operation: "storing \(group.count) ingest request(s)", configuration: configuration)
             // A write error on a nearly full disk is reported as what it is, so ingest answers
             // 503 with Retry-After rather than 500.
@@ -343,6 +384,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             return
         }
         nextSequence = result.nextSequence
+        checkpointer?.noteCommit()
         condition.withLock {
             unfinishedJobs += result.newUnfinishedJobs
             committedGroups += 1

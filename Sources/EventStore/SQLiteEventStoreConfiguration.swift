@@ -13,14 +13,20 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     public var diskFullRetryAfterSeconds: Int = 60
     /// A messageId accepted within this window makes later events with it duplicates.
     public var dedupWindow: TimeInterval = 24 * 3600
-    /// Delivered and dead jobs, and events without unfinished jobs, are kept this long.
+    /// Delivered and dead jobs, and events without unfinished jobs, are kept this long (never
+    /// less than `dedupWindow`: deduplication reads the accepted events).
     public var retention: TimeInterval = 7 * 24 * 3600
     /// How often the writer thread purges expired data when it has nothing else to do;
     /// `nil` leaves purging to explicit `purgeExpiredData(now:)` calls.
     public var automaticPurgeInterval: TimeInterval? = 600
-    /// WAL pages after which a commit checkpoints. Larger values make fewer, longer
-    /// checkpoints; the WAL file is truncated back to `walSizeLimitBytes` afterwards.
-    public var walAutocheckpointPages: Int = 8192
+    /// How often a background thread copies committed WAL frames into the database file;
+    /// `nil` leaves checkpoints to the committing writer (SQLite's automatic checkpoint).
+    public var backgroundCheckpointInterval: TimeInterval? = 0.05
+    /// WAL pages after which the writer checkpoints on its own: a backstop behind the
+    /// background checkpointer (bounding the WAL if it falls behind), or the only checkpoint
+    /// trigger when background checkpoints are off (then use a few thousand pages). The WAL
+    /// file is truncated back to `walSizeLimitBytes` once fully checkpointed.
+    public var walAutocheckpointPages: Int = 65_536
     public var walSizeLimitBytes: Int = 64 * 1024 * 1024
     /// The time source; tests inject one to move through the dedup window and retention.
     public var clock: @Sendable () -> Date = { Date() }

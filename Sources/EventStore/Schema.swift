@@ -18,14 +18,6 @@ enum Schema {
                     reason TEXT,
                     body BLOB NOT NULL
                 );
-                -- messageIds accepted within the dedup window. Duplicates keep the first
-                -- acceptance time, as Segment's own deduplication does.
-                CREATE TABLE dedup (
-                    messageId TEXT PRIMARY KEY,
-                    acceptedAt INTEGER NOT NULL,
-                    seq INTEGER NOT NULL
-                ) WITHOUT ROWID;
-                CREATE INDEX dedup_acceptedAt ON dedup(acceptedAt);
                 -- state: 0 pending, 1 in flight (leased until nextAttemptAt), 2 delivered, 3 dead.
                 -- A lease sets nextAttemptAt to its expiry, so an expired lease is simply due.
                 CREATE TABLE jobs (

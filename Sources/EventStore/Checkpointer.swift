@@ -1,0 +1,73 @@
+import Foundation
+import GRDBSQLite
+import Logging
+
+/// Copies committed WAL frames into the database file on its own thread and connection.
+///
+/// With SQLite's automatic checkpoints the committing connection copies the WAL itself, which
+/// stalls every append waiting for that group (and fsyncs the database file in its path).
+/// Passive checkpoints here run beside the writer instead; the writer's own automatic
+/// checkpoint stays as a backstop with a high threshold, in case this thread falls behind.
+final class Checkpointer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var hasNewCommits = false
+    private var isStopping = false
+    private let stopped = DispatchSemaphore(value: 0)
+    private let connection: OpaquePointer
+    private let interval: TimeInterval
+    private let logger: Logger
+
+    init(databasePath: String, interval: TimeInterval, logger: Logger) throws(StoreError) {
+        var handle: OpaquePointer?
+        let code = sqlite3_open_v2(databasePath, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
+        guard code == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(code)"
+            sqlite3_close_v2(handle)
+            throw .cannotOpen("the checkpoint connection to \(databasePath) failed (\(message)); check the file's permissions")
+        }
+        connection = handle
+        self.interval = interval
+        self.logger = logger
+        let thread = Thread { self.run() }
+        thread.name = "EventStore.checkpointer"
+        thread.start()
+    }
+
+    /// Called after each commit; cheap.
+    func noteCommit() {
+        condition.lock()
+        hasNewCommits = true
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        isStopping = true
+        condition.signal()
+        condition.unlock()
+        stopped.wait()
+        sqlite3_close_v2(connection)
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            if !isStopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
+            let stopping = isStopping
+            let due = hasNewCommits
+            hasNewCommits = false
+            condition.unlock()
+            if stopping { break }
+            guard due else { continue }
+            var walFrames: Int32 = 0
+            var checkpointed: Int32 = 0
+            let code = sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
+            if code != SQLITE_OK && code != SQLITE_BUSY {
+                logger.warning("background WAL checkpoint failed; the writer's automatic checkpoint takes over", metadata: [
+                    "code": "\(code)", "message": "\(String(cString: sqlite3_errmsg(connection)))",
+                ])
+            }
+        }
+        stopped.signal()
+    }
+}
