@@ -6,11 +6,14 @@ import Logging
 ///
 /// With SQLite's automatic checkpoints the committing connection copies the WAL itself, which
 /// stalls every append waiting for that group (and fsyncs the database file in its path).
-/// Passive checkpoints here run beside the writer instead; the writer's own automatic
-/// checkpoint stays as a backstop with a high threshold, in case this thread falls behind.
+/// Passive checkpoints here run beside the writer instead. They never complete under steady
+/// appends, though, and the WAL only starts over from its beginning after a checkpoint that
+/// completed: the writer finishes one itself, between two groups, once `progress` shows this
+/// thread has copied nearly everything (see `SQLiteEventStore.restartWALIfCaughtUp`).
 final class Checkpointer: @unchecked Sendable {
     private let condition = NSCondition()
     private var hasNewCommits = false
+    private var latestProgress: Progress?
     private var isStopping = false
     private let stopped = DispatchSemaphore(value: 0)
     private let connection: OpaquePointer
@@ -25,6 +28,14 @@ final class Checkpointer: @unchecked Sendable {
             sqlite3_close_v2(handle)
             throw .cannotOpen("the checkpoint connection to \(databasePath) failed (\(message)); check the file's permissions")
         }
+        // A connection only attaches to the WAL once it has read the database; until then a
+        // checkpoint is a silent no-op.
+        let attach = sqlite3_exec(handle, "PRAGMA journal_mode; SELECT count(*) FROM sqlite_schema", nil, nil, nil)
+        guard attach == SQLITE_OK else {
+            let message = String(cString: sqlite3_errmsg(handle))
+            sqlite3_close_v2(handle)
+            throw .cannotOpen("the checkpoint connection to \(databasePath) cannot read it (\(message)); check the file's permissions")
+        }
         connection = handle
         self.interval = interval
         self.logger = logger
@@ -32,6 +43,18 @@ final class Checkpointer: @unchecked Sendable {
         thread.name = "EventStore.checkpointer"
         thread.start()
     }
+
+    struct Progress {
+        /// Frames in the WAL, and frames not yet copied to the database file, at the end of
+        /// the last background checkpoint.
+        var walFrames: Int
+        var backlog: Int
+    }
+
+    var progress: Progress? { condition.withLock { latestProgress } }
+
+    /// Forgets the last progress report (after the writer checkpointed the WAL itself).
+    func resetProgress() { condition.withLock { latestProgress = nil } }
 
     /// Called after each commit; cheap.
     func noteCommit() {
@@ -62,8 +85,12 @@ final class Checkpointer: @unchecked Sendable {
             var walFrames: Int32 = 0
             var checkpointed: Int32 = 0
             let code = sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)
-            if code != SQLITE_OK && code != SQLITE_BUSY {
-                logger.warning("background WAL checkpoint failed; the writer's automatic checkpoint takes over", metadata: [
+            if code == SQLITE_OK {
+                condition.withLock {
+                    latestProgress = Progress(walFrames: Int(walFrames), backlog: Int(walFrames - checkpointed))
+                }
+            } else if code != SQLITE_BUSY {
+                logger.warning("background WAL checkpoint failed; the writer's checkpoints take over", metadata: [
                     "code": "\(code)", "message": "\(String(cString: sqlite3_errmsg(connection)))",
                 ])
             }

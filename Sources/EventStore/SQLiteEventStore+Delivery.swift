@@ -16,8 +16,9 @@ extension SQLiteEventStore {
         let nowMs = Self.milliseconds(now)
         let expiryMs = nowMs + Int64((leaseSeconds * 1000).rounded(.up))
         let expiry = Self.date(expiryMs)
-        return try write("leasing due jobs") { db in
+        let (groups, newlyLeased) = try write("leasing due jobs") { db -> ([LeasedJobGroup], Int) in
             var groups: [LeasedJobGroup] = []
+            var newlyLeased = 0
             var leased = 0
             var examinedUsers = Set<String>()
             var cursorTime = Int64.min
@@ -40,8 +41,9 @@ extension SQLiteEventStore {
                     candidates.append(userID)
                 }
                 for userID in candidates {
-                    let run = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit - leased)
+                    let (run, pendingCount) = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit - leased)
                     guard !run.isEmpty else { continue }
+                    newlyLeased += pendingCount
                     let mark = try db.cachedStatement(sql: """
                         UPDATE jobs SET state = 1, nextAttemptAt = ?1, leaseExpiresAt = ?1 WHERE id = ?2
                         """)
@@ -52,22 +54,27 @@ extension SQLiteEventStore {
                 }
                 if rows.count < Self.leaseScanPageSize { break }
             }
-            return groups
+            return (groups, newlyLeased)
         }
+        adjustQueueCounts(unfinished: 0, leased: newlyLeased)
+        return groups
     }
 
     /// The user's earliest unfinished jobs that are due, stopping at the first that is not:
-    /// empty when the user's head job is in flight or scheduled later.
-    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> [LeasedJob] {
+    /// empty when the user's head job is in flight or scheduled later. Also counts the jobs
+    /// that were pending (the others are expired leases, already counted as in flight).
+    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([LeasedJob], Int) {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, eventSeq, messageId, mappingID, payload, attempts, createdAt, enqueuedAt, nextAttemptAt,
-                   firstProfileNotFoundAt, lastStatus, lastBody
+                   firstProfileNotFoundAt, lastStatus, lastBody, state
             FROM jobs INDEXED BY jobs_user WHERE userID = ? AND state < 2 ORDER BY id LIMIT ?
             """, arguments: [userID, limit])
         var run: [LeasedJob] = []
+        var pendingCount = 0
         while let row = try rows.next() {
             let nextAttemptAt: Int64 = row["nextAttemptAt"]
             guard nextAttemptAt <= now else { break }
+            if (row["state"] as Int) == JobState.pending.rawValue { pendingCount += 1 }
             let payloadBytes: [UInt8] = (row["payload"] as Data?).map { Array($0) } ?? []
             let payload: JSONValue
             do {
@@ -82,7 +89,7 @@ extension SQLiteEventStore {
                 firstProfileNotFoundAt: date(row["firstProfileNotFoundAt"] as Int64?),
                 lastAnswer: answer(status: row["lastStatus"], body: row["lastBody"])))
         }
-        return run
+        return (run, pendingCount)
     }
 
     static func answer(status: Int?, body: String?) -> AdobeAnswer? {
@@ -105,55 +112,67 @@ extension SQLiteEventStore {
     public func recordOutcome(_ jobIDs: [JobID], _ outcome: JobOutcome) throws(StoreError) {
         guard !jobIDs.isEmpty else { return }
         let now = Self.milliseconds(configuration.clock())
-        let finished = try write("recording the outcome of \(jobIDs.count) job(s)") { db -> Int in
+        let hasAnswer: Bool
+        let update: String
+        switch outcome {
+        case .delivered:
+            hasAnswer = false
+            update = """
+                UPDATE jobs SET state = 2, attempts = attempts + 1, finishedAt = ?1, leaseExpiresAt = NULL WHERE id = ?2
+                """
+        case .retry(_, let status, let body, _):
+            hasAnswer = status != nil || body != nil
+            update = """
+                UPDATE jobs SET state = 0, attempts = attempts + 1, nextAttemptAt = ?1, leaseExpiresAt = NULL,
+                    firstProfileNotFoundAt = CASE WHEN ?2 THEN coalesce(firstProfileNotFoundAt, ?3) ELSE firstProfileNotFoundAt END,
+                    lastStatus = CASE WHEN ?4 THEN ?5 ELSE lastStatus END,
+                    lastBody = CASE WHEN ?4 THEN ?6 ELSE lastBody END
+                WHERE id = ?7
+                """
+        case .deadLetter(_, _, let status, let body):
+            hasAnswer = status != nil || body != nil
+            update = """
+                UPDATE jobs SET state = 3, attempts = attempts + ?1, finishedAt = ?2, leaseExpiresAt = NULL,
+                    deadReason = ?3, deadMessage = ?4,
+                    lastStatus = CASE WHEN ?5 THEN ?6 ELSE lastStatus END,
+                    lastBody = CASE WHEN ?5 THEN ?7 ELSE lastBody END
+                WHERE id = ?8
+                """
+        }
+        let (finished, released) = try write("recording the outcome of \(jobIDs.count) job(s)") { db -> (Int, Int) in
+            let stateOfJob = try db.cachedStatement(sql: "SELECT state FROM jobs WHERE id = ?")
+            let statement = try db.cachedStatement(sql: update)
             var finished = 0
-            switch outcome {
-            case .delivered(let at):
-                let statement = try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 2, attempts = attempts + 1, finishedAt = ?1, leaseExpiresAt = NULL
-                    WHERE id = ?2 AND state < 2
-                    """)
-                for id in jobIDs {
+            var released = 0
+            for id in jobIDs {
+                // Finished jobs are left alone: a late or repeated outcome changes nothing.
+                guard let state = try Int.fetchOne(stateOfJob, arguments: [id]), state < JobState.delivered.rawValue else { continue }
+                if state == JobState.inFlight.rawValue { released += 1 }
+                switch outcome {
+                case .delivered(let at):
                     try statement.execute(arguments: [Self.milliseconds(at), id])
-                    finished += db.changesCount
-                }
-                try Self.addToCounters(db, ["delivered": Int64(finished)])
-            case .retry(let nextAttemptAt, let status, let body, let profileNotFound):
-                let statement = try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 0, attempts = attempts + 1, nextAttemptAt = ?1, leaseExpiresAt = NULL,
-                        firstProfileNotFoundAt = CASE WHEN ?2 THEN coalesce(firstProfileNotFoundAt, ?3) ELSE firstProfileNotFoundAt END,
-                        lastStatus = CASE WHEN ?4 THEN ?5 ELSE lastStatus END,
-                        lastBody = CASE WHEN ?4 THEN ?6 ELSE lastBody END
-                    WHERE id = ?7 AND state < 2
-                    """)
-                let hasAnswer = status != nil || body != nil
-                for id in jobIDs {
+                    finished += 1
+                case .retry(let nextAttemptAt, let status, let body, let profileNotFound):
                     try statement.execute(arguments: [
                         Self.milliseconds(nextAttemptAt), profileNotFound, now, hasAnswer, status, Self.snippet(body), id,
                     ])
-                }
-            case .deadLetter(let reason, let message, let status, let body):
-                let statement = try db.cachedStatement(sql: """
-                    UPDATE jobs SET state = 3, attempts = attempts + ?1, finishedAt = ?2, leaseExpiresAt = NULL,
-                        deadReason = ?3, deadMessage = ?4,
-                        lastStatus = CASE WHEN ?5 THEN ?6 ELSE lastStatus END,
-                        lastBody = CASE WHEN ?5 THEN ?7 ELSE lastBody END
-                    WHERE id = ?8 AND state < 2
-                    """)
-                // A dead letter decided on Adobe's answer counts that call as an attempt; one
-                // decided without a call (expired in the queue) does not.
-                let hasAnswer = status != nil || body != nil
-                for id in jobIDs {
+                case .deadLetter(let reason, let message, let status, let body):
+                    // A dead letter decided on Adobe's answer counts that call as an attempt; one
+                    // decided without a call (expired in the queue) does not.
                     try statement.execute(arguments: [
                         hasAnswer ? 1 : 0, now, reason.rawValue, message, hasAnswer, status, Self.snippet(body), id,
                     ])
-                    finished += db.changesCount
+                    finished += 1
                 }
-                try Self.addToCounters(db, ["dead": Int64(finished)])
             }
-            return finished
+            switch outcome {
+            case .delivered: try Self.addToCounters(db, ["delivered": Int64(finished)])
+            case .deadLetter: try Self.addToCounters(db, ["dead": Int64(finished)])
+            case .retry: break
+            }
+            return (finished, released)
         }
-        adjustUnfinishedJobs(by: -finished)
+        adjustQueueCounts(unfinished: -finished, leased: -released)
     }
 
     public func deadLetters(limit: Int, offset: Int) throws(StoreError) -> [DeadLetter] {
@@ -197,7 +216,7 @@ extension SQLiteEventStore {
                 """, arguments: [now])
             return ReplaySummary(replayed: db.changesCount, skippedWithoutPayload: skipped)
         }
-        adjustUnfinishedJobs(by: summary.replayed)
+        adjustQueueCounts(unfinished: summary.replayed, leased: 0)
         return summary
     }
 
@@ -214,19 +233,18 @@ extension SQLiteEventStore {
 
     public func stats() throws(StoreError) -> StoreStats {
         let now = Self.milliseconds(configuration.clock())
+        let counts = queueCounts
         return try read("reading statistics") { db in
-            let queue = try Row.fetchOne(db, sql: """
-                SELECT count(*) AS depth, coalesce(sum(state = 1), 0) AS inFlight, min(createdAt) AS oldest
-                FROM jobs INDEXED BY jobs_due WHERE state < 2
-                """)!
+            let oldest = try Int64.fetchOne(db, sql: """
+                SELECT createdAt FROM jobs WHERE id = (SELECT id FROM jobs INDEXED BY jobs_unfinished WHERE state < 2 ORDER BY id LIMIT 1)
+                """)
             let deadLetters = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_dead WHERE state = 3") ?? 0
             var counters: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, value FROM counters") {
                 counters[row["name"]] = row["value"]
             }
-            let oldest: Int64? = queue["oldest"]
             return StoreStats(
-                queueDepth: queue["depth"], inFlight: queue["inFlight"],
+                queueDepth: counts.unfinished, inFlight: counts.leased,
                 oldestPendingAge: oldest.map { Double(max(0, now - $0)) / 1000 },
                 deliveredTotal: counters["delivered"] ?? 0, deadTotal: counters["dead"] ?? 0, deadLetters: deadLetters,
                 acceptedEvents: counters["accepted"] ?? 0, rejectedEvents: counters["rejected"] ?? 0,
@@ -296,7 +314,24 @@ extension SQLiteEventStore {
 
     public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
         try read("reading the jobs of event \(sequence)") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE eventSeq = ? ORDER BY id", arguments: [sequence]).map(Self.job)
+            // Job ids ascend with event sequences: binary-search the first job of the event.
+            guard var low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM jobs"),
+                  var high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs") else { return [] }
+            let probe = try db.cachedStatement(sql: "SELECT id, eventSeq FROM jobs WHERE id >= ? ORDER BY id LIMIT 1")
+            while low < high {
+                let middle = low + (high - low) / 2
+                guard let row = try Row.fetchOne(probe, arguments: [middle]) else { break }
+                if (row["eventSeq"] as Int64) < sequence { low = (row["id"] as Int64) + 1 } else { high = middle }
+            }
+            var jobs: [Job] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM jobs WHERE id >= ? ORDER BY id", arguments: [low])
+            while let row = try rows.next() {
+                let eventSequence: Int64 = row["eventSeq"]
+                if eventSequence < sequence { continue }
+                if eventSequence > sequence { break }
+                jobs.append(try Self.job(row))
+            }
+            return jobs
         }
     }
 

@@ -23,6 +23,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private var isClosing = false
     /// Unfinished jobs, kept in memory so the capacity check costs nothing per request.
     private var unfinishedJobs: Int
+    /// Jobs in flight (leased), also kept in memory so that `stats()` stays cheap.
+    private var leasedJobs = 0
     private var committedGroups = 0
 
     /// Owned by the writer thread after `init`.
@@ -48,7 +50,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         var grdbConfiguration = Configuration()
         grdbConfiguration.maximumReaderCount = 4
         grdbConfiguration.busyMode = .timeout(10)
-        let walPages = configuration.walAutocheckpointPages
+        let walPages = configuration.backgroundCheckpointInterval == nil
+            ? configuration.walCheckpointPages : configuration.walMaximumPages
         let walLimit = configuration.walSizeLimitBytes
         grdbConfiguration.prepareDatabase { db in
             // FULL: a commit returns only after the WAL is fsync'd, which is what lets ingest
@@ -70,7 +73,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                     sql: "UPDATE jobs SET state = 0, nextAttemptAt = min(nextAttemptAt, ?), leaseExpiresAt = NULL WHERE state = 1",
                     arguments: [now])
                 let lastSequence = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-                let unfinished = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_due WHERE state < 2") ?? 0
+                let unfinished = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_unfinished WHERE state < 2") ?? 0
                 return (lastSequence, unfinished)
             }
             nextSequence = lastSequence + 1
@@ -236,12 +239,31 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
 
             if !group.isEmpty {
                 commit(group)
+                restartWALIfCaughtUp()
             } else if closing {
                 break
             }
             if !closing { purgeIfDue() }
         }
         writerExited.signal()
+    }
+
+    /// Frames the writer is willing to copy itself: a few milliseconds of disk writes.
+    private static let writerCheckpointBacklog = 2048
+
+    private func restartWALIfCaughtUp() {
+        guard let checkpointer, let progress = checkpointer.progress,
+              progress.walFrames >= configuration.walCheckpointPages,
+              progress.backlog <= Self.writerCheckpointBacklog else { return }
+        checkpointer.resetProgress()
+        do {
+            // Nothing is written meanwhile, so this checkpoint completes and the next
+            // transaction starts the WAL over.
+            _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        } catch {
+            // Busy: the background checkpointer was mid-pass; the next group tries again.
+            logger.trace("writer checkpoint deferred", metadata: ["error": "\(error)"])
+        }
     }
 
     private func purgeIfDue() {
@@ -417,9 +439,16 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
 
     // MARK: - Shared helpers
 
-    func adjustUnfinishedJobs(by delta: Int) {
-        guard delta != 0 else { return }
-        condition.withLock { unfinishedJobs += delta }
+    func adjustQueueCounts(unfinished: Int, leased: Int) {
+        guard unfinished != 0 || leased != 0 else { return }
+        condition.withLock {
+            unfinishedJobs += unfinished
+            leasedJobs += leased
+        }
+    }
+
+    var queueCounts: (unfinished: Int, leased: Int) {
+        condition.withLock { (unfinishedJobs, leasedJobs) }
     }
 
     func ensureOpen() throws(StoreError) {

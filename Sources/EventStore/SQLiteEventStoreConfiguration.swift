@@ -20,13 +20,16 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// `nil` leaves purging to explicit `purgeExpiredData(now:)` calls.
     public var automaticPurgeInterval: TimeInterval? = 600
     /// How often a background thread copies committed WAL frames into the database file;
-    /// `nil` leaves checkpoints to the committing writer (SQLite's automatic checkpoint).
+    /// `nil` leaves all checkpointing to the writer (SQLite's automatic checkpoint at
+    /// `walCheckpointPages`).
     public var backgroundCheckpointInterval: TimeInterval? = 0.05
-    /// WAL pages after which the writer checkpoints on its own: a backstop behind the
-    /// background checkpointer (bounding the WAL if it falls behind), or the only checkpoint
-    /// trigger when background checkpoints are off (then use a few thousand pages). The WAL
-    /// file is truncated back to `walSizeLimitBytes` once fully checkpointed.
-    public var walAutocheckpointPages: Int = 65_536
+    /// Once the WAL holds this many pages, the writer completes a checkpoint between two
+    /// groups, as soon as the background checkpointer has nearly caught up, so that the WAL
+    /// starts over from its beginning instead of growing.
+    public var walCheckpointPages: Int = 8192
+    /// The WAL size at which the writer checkpoints after a commit whatever it costs: the
+    /// bound on the WAL when the disk cannot keep up (appends slow down instead).
+    public var walMaximumPages: Int = 131_072
     public var walSizeLimitBytes: Int = 64 * 1024 * 1024
     /// The time source; tests inject one to move through the dedup window and retention.
     public var clock: @Sendable () -> Date = { Date() }

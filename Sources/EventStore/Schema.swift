@@ -2,6 +2,9 @@ import GRDB
 
 /// The SQLite schema. Times are integer milliseconds since 1970.
 ///
+/// Jobs are inserted in event order by the single writer, so job ids and event sequences
+/// ascend together; look-ups by event use that instead of an index.
+///
 /// Indexes are few on purpose: every one costs a B-tree insert per row on the ingest path.
 /// The partial indexes hold unfinished (or dead) jobs only, so they stay small however much
 /// delivered history retention keeps.
@@ -44,9 +47,9 @@ enum Schema {
                 -- Entries are (userID, rowid): a user's unfinished jobs in acceptance order.
                 CREATE INDEX jobs_user ON jobs(userID) WHERE state < 2;
                 CREATE INDEX jobs_dead ON jobs(id) WHERE state = 3;
-                -- Only ever appended at its right edge (jobs are inserted in event order), so
-                -- it is cheap; it serves the dead-letter and inspection look-ups by event.
-                CREATE INDEX jobs_event ON jobs(eventSeq);
+                -- The oldest unfinished job, for the queue's age. Appended at its right edge
+                -- and trimmed at its left as jobs finish in roughly arrival order: cheap.
+                CREATE INDEX jobs_unfinished ON jobs(id) WHERE state < 2;
                 CREATE TABLE settings (
                     name TEXT PRIMARY KEY,
                     value BLOB NOT NULL

@@ -279,13 +279,14 @@ struct EventStoreContractTests {
             let takeover = try store.leaseDueJobs(now: options.clock.now.addingTimeInterval(31), limit: 10, leaseSeconds: 30)
             #expect(describe(takeover) == ["A": ["a1", "a2"]])
             #expect(takeover[0].jobs.map(\.id) == lease[0].jobs.map(\.id))
+            #expect(try store.stats().inFlight == 2, "a taken-over lease is counted once")
             let ids = takeover[0].jobs.map(\.id)
             try store.recordOutcome(ids, .delivered(at: options.clock.now))
             // A late answer from the first holder changes nothing once the jobs are finished.
             try store.recordOutcome(ids, .retry(nextAttemptAt: options.clock.now, status: 500, body: nil, profileNotFound: false))
             try store.recordOutcome(ids, .delivered(at: options.clock.now))
             let stats = try store.stats()
-            #expect(stats.queueDepth == 0 && stats.deliveredTotal == 2)
+            #expect(stats.queueDepth == 0 && stats.inFlight == 0 && stats.deliveredTotal == 2)
             #expect(try store.jobs(forEvent: ids.isEmpty ? 0 : takeover[0].jobs[0].eventSequence).first?.attempts == 1)
         }
     }

@@ -18,6 +18,7 @@ struct StoreBenchmark {
         let directory = try TemporaryDirectory()
         var configuration = SQLiteEventStoreConfiguration()
         configuration.logger.logLevel = .warning
+        configuration.maxQueueDepth = .max
         let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
         defer { store.close() }
 
@@ -69,6 +70,8 @@ struct StoreBenchmark {
         }
         finished.wait()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let walPath = (directory.path as NSString).appendingPathComponent(SQLiteEventStore.databaseFileName + "-wal")
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
         let sorted = latencies.values.sorted()
         let events = sorted.count * 20
         func percentile(_ p: Double) -> Double {
@@ -79,7 +82,9 @@ struct StoreBenchmark {
                      Double(sorted.last ?? 0) / 1e6, store.groupCommitCount,
                      Double(sorted.count) / Double(max(1, store.groupCommitCount))))
         let bodySize = try store.receivedEvents(after: 0, limit: 1).first?.body.count ?? 0
-        print("STORE BENCH: event body \(bodySize) bytes")
+        print("STORE BENCH: event body \(bodySize) bytes; WAL at the end \(walBytes / 1_048_576) MiB")
+        let slow = sorted.filter { $0 > 100_000_000 }.count
+        print("STORE BENCH: \(slow) of \(sorted.count) appends took over 100 ms")
         #expect(events > 0)
 
         // The read path against the backlog just written.
