@@ -16,8 +16,10 @@ extension SQLiteEventStore {
         let nowMs = Self.milliseconds(now)
         let expiryMs = nowMs + Int64((leaseSeconds * 1000).rounded(.up))
         let expiry = Self.date(expiryMs)
-        let (groups, newlyLeased) = try write("leasing due jobs") { db -> ([LeasedJobGroup], Int) in
-            var groups: [LeasedJobGroup] = []
+        // The transaction holds the writer that appends wait for: it only selects and marks
+        // rows; payloads are parsed after it commits.
+        let (runs, newlyLeased) = try write("leasing due jobs") { db -> ([(String, [DueJob])], Int) in
+            var runs: [(String, [DueJob])] = []
             var newlyLeased = 0
             var leased = 0
             var examinedUsers = Set<String>()
@@ -48,43 +50,69 @@ extension SQLiteEventStore {
                         UPDATE jobs SET state = 1, nextAttemptAt = ?1, leaseExpiresAt = ?1 WHERE id = ?2
                         """)
                     for job in run { try mark.execute(arguments: [expiryMs, job.id]) }
-                    groups.append(LeasedJobGroup(userID: userID, jobs: run, leaseExpiresAt: expiry))
+                    runs.append((userID, run))
                     leased += run.count
                     if leased >= limit { break scan }
                 }
                 if rows.count < Self.leaseScanPageSize { break }
             }
-            return (groups, newlyLeased)
+            return (runs, newlyLeased)
         }
         adjustQueueCounts(unfinished: 0, leased: newlyLeased)
+        var groups: [LeasedJobGroup] = []
+        groups.reserveCapacity(runs.count)
+        for (userID, run) in runs {
+            var jobs: [LeasedJob] = []
+            jobs.reserveCapacity(run.count)
+            for due in run {
+                let payload: JSONValue
+                do {
+                    payload = try JSONParser().parse(due.payload)
+                } catch {
+                    throw .databaseFailure("job \(due.id) has an unreadable payload (\(error)); the database file is damaged")
+                }
+                jobs.append(LeasedJob(
+                    id: due.id, eventSequence: due.eventSequence, messageId: due.messageId, mappingID: due.mappingID,
+                    userID: userID, payload: payload, attempts: due.attempts, createdAt: due.createdAt,
+                    enqueuedAt: due.enqueuedAt, firstProfileNotFoundAt: due.firstProfileNotFoundAt, lastAnswer: due.lastAnswer))
+            }
+            groups.append(LeasedJobGroup(userID: userID, jobs: jobs, leaseExpiresAt: expiry))
+        }
         return groups
+    }
+
+    /// A due job as read inside the leasing transaction, payload still serialised.
+    private struct DueJob {
+        var id: JobID
+        var eventSequence: EventSequence
+        var messageId: String?
+        var mappingID: String
+        var payload: [UInt8]
+        var attempts: Int
+        var createdAt: Date
+        var enqueuedAt: Date
+        var firstProfileNotFoundAt: Date?
+        var lastAnswer: AdobeAnswer?
     }
 
     /// The user's earliest unfinished jobs that are due, stopping at the first that is not:
     /// empty when the user's head job is in flight or scheduled later. Also counts the jobs
     /// that were pending (the others are expired leases, already counted as in flight).
-    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([LeasedJob], Int) {
+    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([DueJob], Int) {
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, eventSeq, messageId, mappingID, payload, attempts, createdAt, enqueuedAt, nextAttemptAt,
                    firstProfileNotFoundAt, lastStatus, lastBody, state
             FROM jobs INDEXED BY jobs_user WHERE userID = ? AND state < 2 ORDER BY id LIMIT ?
             """, arguments: [userID, limit])
-        var run: [LeasedJob] = []
+        var run: [DueJob] = []
         var pendingCount = 0
         while let row = try rows.next() {
             let nextAttemptAt: Int64 = row["nextAttemptAt"]
             guard nextAttemptAt <= now else { break }
             if (row["state"] as Int) == JobState.pending.rawValue { pendingCount += 1 }
-            let payloadBytes: [UInt8] = (row["payload"] as Data?).map { Array($0) } ?? []
-            let payload: JSONValue
-            do {
-                payload = try JSONParser().parse(payloadBytes)
-            } catch {
-                throw StoreError.databaseFailure("job \(row["id"] as Int64) has an unreadable payload (\(error)); the database file is damaged")
-            }
-            run.append(LeasedJob(
+            run.append(DueJob(
                 id: row["id"], eventSequence: row["eventSeq"], messageId: row["messageId"], mappingID: row["mappingID"],
-                userID: userID, payload: payload, attempts: row["attempts"],
+                payload: (row["payload"] as Data?).map { Array($0) } ?? [], attempts: row["attempts"],
                 createdAt: date(row["createdAt"] as Int64), enqueuedAt: date(row["enqueuedAt"] as Int64),
                 firstProfileNotFoundAt: date(row["firstProfileNotFoundAt"] as Int64?),
                 lastAnswer: answer(status: row["lastStatus"], body: row["lastBody"])))

@@ -19,6 +19,12 @@ struct StoreBenchmark {
         var configuration = SQLiteEventStoreConfiguration()
         configuration.logger.logLevel = .warning
         configuration.maxQueueDepth = .max
+        if let interval = environment["STORE_BENCH_CHECKPOINT_INTERVAL"].flatMap(Double.init) {
+            configuration.backgroundCheckpointInterval = interval > 0 ? interval : nil
+        }
+        if let pages = environment["STORE_BENCH_CHECKPOINT_PAGES"].flatMap(Int.init) {
+            configuration.walCheckpointPages = pages
+        }
         let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
         defer { store.close() }
 
