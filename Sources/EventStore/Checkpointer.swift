@@ -56,10 +56,13 @@ final class Checkpointer: @unchecked Sendable {
     /// Forgets the last progress report (after the writer checkpointed the WAL itself).
     func resetProgress() { condition.withLock { latestProgress = nil } }
 
-    /// Called after each commit; cheap.
+    /// Called after each commit (once per group, not per event).
     func noteCommit() {
         condition.lock()
-        hasNewCommits = true
+        if !hasNewCommits {
+            hasNewCommits = true
+            condition.signal()
+        }
         condition.unlock()
     }
 
@@ -75,13 +78,14 @@ final class Checkpointer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
+            // Sleep while idle; after a commit, wait one interval so that a checkpoint covers
+            // several groups, which keeps its fsyncs of the database file few and small.
+            while !hasNewCommits && !isStopping { condition.wait() }
             if !isStopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
             let stopping = isStopping
-            let due = hasNewCommits
             hasNewCommits = false
             condition.unlock()
             if stopping { break }
-            guard due else { continue }
             var walFrames: Int32 = 0
             var checkpointed: Int32 = 0
             let code = sqlite3_wal_checkpoint_v2(connection, "main", SQLITE_CHECKPOINT_PASSIVE, &walFrames, &checkpointed)

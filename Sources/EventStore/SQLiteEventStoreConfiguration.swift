@@ -22,7 +22,9 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// How often a background thread copies committed WAL frames into the database file;
     /// `nil` leaves all checkpointing to the writer (SQLite's automatic checkpoint at
     /// `walCheckpointPages`).
-    public var backgroundCheckpointInterval: TimeInterval? = 0.05
+    /// Short intervals keep each checkpoint, and its fsync, small: on ext4 a large one delays
+    /// the writer's own WAL fsync and shows in the append latency.
+    public var backgroundCheckpointInterval: TimeInterval? = 0.01
     /// Once the WAL holds this many pages, the writer completes a checkpoint between two
     /// groups, as soon as the background checkpointer has nearly caught up, so that the WAL
     /// starts over from its beginning instead of growing.

@@ -255,6 +255,20 @@ struct EventStoreContractTests {
     }
 
     @Test(arguments: StoreFactory.all)
+    func usersBehindManyBlockedDueJobsAreStillFound(factory: StoreFactory) throws {
+        let options = StoreOptions()
+        try withStore(factory, options) { store, _ in
+            _ = try store.appendAndWait([identify("a0", user: "A")])
+            #expect(describe(try store.leaseDueJobs(now: options.clock.now, limit: 1, leaseSeconds: 300)) == ["A": ["a0"]])
+            // 1,500 due jobs of A wait behind its in-flight head, ahead of B's in due order.
+            _ = try store.appendAndWait((1...1_500).map { identify("a\($0)", user: "A") })
+            options.clock.advance(by: 1)
+            _ = try store.appendAndWait([identify("b1", user: "B")])
+            #expect(describe(try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)) == ["B": ["b1"]])
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func theLimitBoundsTheJobsReturned(factory: StoreFactory) throws {
         let options = StoreOptions()
         try withStore(factory, options) { store, _ in
