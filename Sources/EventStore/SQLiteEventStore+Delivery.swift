@@ -342,15 +342,8 @@ extension SQLiteEventStore {
 
     public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
         try read("reading the jobs of event \(sequence)") { db in
-            // Job ids ascend with event sequences: binary-search the first job of the event.
-            guard var low = try Int64.fetchOne(db, sql: "SELECT min(id) FROM jobs"),
-                  var high = try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs") else { return [] }
-            let probe = try db.cachedStatement(sql: "SELECT id, eventSeq FROM jobs WHERE id >= ? ORDER BY id LIMIT 1")
-            while low < high {
-                let middle = low + (high - low) / 2
-                guard let row = try Row.fetchOne(probe, arguments: [middle]) else { break }
-                if (row["eventSeq"] as Int64) < sequence { low = (row["id"] as Int64) + 1 } else { high = middle }
-            }
+            guard let low = try Schema.firstRowID(db, table: "jobs", rowID: "id", column: "eventSeq", atLeast: sequence)
+            else { return [] }
             var jobs: [Job] = []
             let rows = try Row.fetchCursor(db, sql: "SELECT * FROM jobs WHERE id >= ? ORDER BY id", arguments: [low])
             while let row = try rows.next() {
@@ -399,11 +392,12 @@ extension SQLiteEventStore {
         // Jobs: walk the rowid range of jobs created before the cutoff (nothing newer can have
         // finished before it), deleting finished ones chunk by chunk.
         let (firstJob, lastJob) = try read("finding expired jobs") { db -> (Int64?, Int64?) in
-            let first = try Int64.fetchOne(db, sql: "SELECT min(id) FROM jobs")
-            let last = try Int64.fetchOne(db, sql: """
-                SELECT id FROM jobs WHERE createdAt < ? ORDER BY id DESC LIMIT 1
-                """, arguments: [cutoff])
-            return (first, last)
+            guard let first = try Int64.fetchOne(db, sql: "SELECT min(id) FROM jobs"),
+                  let newest = try Int64.fetchOne(db, sql: "SELECT max(id) FROM jobs"),
+                  let firstRecent = try Schema.firstRowID(db, table: "jobs", rowID: "id", column: "createdAt", atLeast: cutoff)
+            else { return (nil, nil) }
+            // The newest job is always kept, so that SQLite never hands out its id again.
+            return (first, min(firstRecent, newest) - 1)
         }
         if let firstJob, let lastJob {
             var low = firstJob
@@ -422,11 +416,12 @@ extension SQLiteEventStore {
         // Events: those older than the cutoff and before every remaining job's event.
         let (firstEvent, lastEvent) = try read("finding expired events") { db -> (Int64?, Int64?) in
             let keepFrom = try Int64.fetchOne(db, sql: "SELECT eventSeq FROM jobs ORDER BY id LIMIT 1") ?? Int64.max
-            let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events")
-            let last = try Int64.fetchOne(db, sql: """
-                SELECT seq FROM events WHERE seq < ? AND receivedAt < ? ORDER BY seq DESC LIMIT 1
-                """, arguments: [keepFrom, cutoff])
-            return (first, last)
+            guard let first = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events"),
+                  let newest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events"),
+                  let firstRecent = try Schema.firstRowID(db, table: "events", rowID: "seq", column: "receivedAt", atLeast: cutoff)
+            else { return (nil, nil) }
+            // The newest event is always kept: the next sequence continues from it after a restart.
+            return (first, min(firstRecent, keepFrom, newest) - 1)
         }
         if let firstEvent, let lastEvent {
             var low = firstEvent

@@ -111,16 +111,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// Rebuilds the dedup index from the events accepted since `cutoff`.
     private static func loadDedupIndex(_ db: Database, since cutoff: Int64) throws -> DedupIndex {
         var index = DedupIndex()
-        guard var low = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM events"),
-              var high = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") else { return index }
-        // Events are stored in time order, so the window starts at the first sequence received
-        // at or after the cutoff: a binary search over the rowid, not a scan of the retention.
-        let firstReceived = try db.cachedStatement(sql: "SELECT seq, receivedAt FROM events WHERE seq >= ? ORDER BY seq LIMIT 1")
-        while low < high {
-            let middle = low + (high - low) / 2
-            guard let row = try Row.fetchOne(firstReceived, arguments: [middle]) else { break }
-            if (row["receivedAt"] as Int64) < cutoff { low = (row["seq"] as Int64) + 1 } else { high = middle }
-        }
+        guard let low = try Schema.firstRowID(db, table: "events", rowID: "seq", column: "receivedAt", atLeast: cutoff)
+        else { return index }
         let rows = try Row.fetchCursor(db, sql: """
             SELECT seq, messageId, receivedAt FROM events WHERE seq >= ? AND status = 0 AND messageId IS NOT NULL ORDER BY seq
             """, arguments: [low])

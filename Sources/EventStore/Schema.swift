@@ -69,4 +69,26 @@ enum Schema {
         }
         return migrator
     }
+
+    /// The smallest rowid from which `column` is at least `value`, for a column that ascends
+    /// with the rowid (event times, job creation times, job event sequences): a binary search,
+    /// where a `WHERE column >= value` would scan the whole retention. `nil` for an empty table;
+    /// one past the last rowid when no row qualifies.
+    static func firstRowID(_ db: Database, table: String, rowID: String, column: String, atLeast value: Int64) throws -> Int64? {
+        guard var low = try Int64.fetchOne(db, sql: "SELECT min(\(rowID)) FROM \(table)"),
+              let newest = try Int64.fetchOne(db, sql: "SELECT max(\(rowID)) FROM \(table)") else { return nil }
+        var high = newest + 1
+        let probe = try db.cachedStatement(sql: """
+            SELECT \(rowID), \(column) FROM \(table) WHERE \(rowID) >= ? ORDER BY \(rowID) LIMIT 1
+            """)
+        while low < high {
+            let middle = low + (high - low) / 2
+            guard let row = try Row.fetchOne(probe, arguments: [middle]) else {
+                high = middle
+                continue
+            }
+            if (row[1] as Int64) < value { low = (row[0] as Int64) + 1 } else { high = middle }
+        }
+        return low
+    }
 }

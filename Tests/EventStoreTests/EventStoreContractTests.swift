@@ -488,6 +488,27 @@ struct EventStoreContractTests {
     }
 }
 
+extension EventStoreContractTests {
+    @Test(arguments: StoreFactory.all)
+    func sequencesKeepAscendingAfterEverythingExpired(factory: StoreFactory) throws {
+        let directory = try TemporaryDirectory()
+        let options = StoreOptions()
+        var lastSequence: EventSequence = 0
+        do {
+            let store = try factory.open(directory.path, options)
+            defer { store.close() }
+            lastSequence = try store.appendAndWait([identify("a"), identify("b")]).events.last!.sequence
+            let leased = try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)
+            try store.recordOutcome(leased.flatMap { $0.jobs.map(\.id) }, .delivered(at: options.clock.now))
+            options.clock.advance(by: 30 * 86_400)
+            _ = try store.purgeExpiredData(now: options.clock.now)
+        }
+        let store = try factory.open(directory.path, options)
+        defer { store.close() }
+        #expect(try store.appendAndWait([identify("c")]).events[0].sequence > lastSequence)
+    }
+}
+
 final class StatusCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var collected: [EventStatus?] = []

@@ -83,3 +83,40 @@ struct SQLiteEventStoreTests {
         #expect(SQLiteEventStore.snippet(String(repeating: "b", count: 5000))?.utf8.count == 2048)
     }
 }
+
+import GRDB
+
+@Suite("Schema.firstRowID")
+struct FirstRowIDTests {
+    @Test func findsTheFirstQualifyingRowAcrossGaps() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+            // Rowids with gaps, times ascending.
+            for (id, at) in [(3, 10), (4, 10), (9, 20), (10, 30), (25, 30), (26, 40)] {
+                try db.execute(sql: "INSERT INTO t VALUES (?, ?)", arguments: [id, at])
+            }
+        }
+        // The first existing row at or after the answer: what callers scan from.
+        func firstRow(atLeast value: Int64) throws -> Int64? {
+            try queue.read { db -> Int64? in
+                guard let bound = try Schema.firstRowID(db, table: "t", rowID: "id", column: "at", atLeast: value) else {
+                    return nil
+                }
+                return try Int64.fetchOne(db, sql: "SELECT min(id) FROM t WHERE id >= ?", arguments: [bound])
+            }
+        }
+        #expect(try firstRow(atLeast: 0) == 3)
+        #expect(try firstRow(atLeast: 10) == 3)
+        #expect(try firstRow(atLeast: 11) == 9)
+        #expect(try firstRow(atLeast: 30) == 10)
+        #expect(try firstRow(atLeast: 31) == 26)
+        #expect(try firstRow(atLeast: 41) == nil)
+        let empty = try DatabaseQueue()
+        let bound = try empty.write { db -> Int64? in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+            return try Schema.firstRowID(db, table: "t", rowID: "id", column: "at", atLeast: 1)
+        }
+        #expect(bound == nil)
+    }
+}
