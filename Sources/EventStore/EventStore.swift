@@ -48,6 +48,10 @@ public protocol EventStore: AnyObject, Sendable {
 
     func stats() throws(StoreError) -> StoreStats
 
+    /// Why appends would be refused or fail right now (closed, disk nearly full, queue full,
+    /// the last commit failed), or `nil` when the store takes writes: for `GET /ready`. Cheap.
+    func writeProblem() -> String?
+
     /// A durable small setting (mappings managed through the admin API, the bearer token, …).
     func setting(named name: String) throws(StoreError) -> JSONValue?
 
@@ -55,6 +59,8 @@ public protocol EventStore: AnyObject, Sendable {
     func setSetting(_ value: JSONValue?, named name: String) throws(StoreError)
 
     /// Counts Adobe calls in per-minute buckets, for a rate limit that survives restarts.
+    /// Cheap: counts are written with the next commit, within about a second, so a crash may
+    /// forget the last second's calls.
     func recordAdobeCalls(_ count: Int, at time: Date) throws(StoreError)
 
     /// Adobe calls recorded in the minutes from the one containing `time` onwards.

@@ -308,20 +308,16 @@ extension SQLiteEventStore {
 
     public func recordAdobeCalls(_ count: Int, at time: Date) throws(StoreError) {
         guard count > 0 else { return }
-        let minute = Self.milliseconds(time) / 60_000
-        try write("recording Adobe calls") { db in
-            try db.execute(sql: """
-                INSERT INTO adobe_calls(minute, count) VALUES (?1, ?2)
-                ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count
-                """, arguments: [minute, count])
-        }
+        try ensureOpen()
+        bufferAdobeCalls(count, minute: Self.milliseconds(time) / 60_000)
     }
 
     public func adobeCalls(since time: Date) throws(StoreError) -> Int {
         let minute = Self.milliseconds(time) / 60_000
-        return try read("reading Adobe call counts") { db in
+        let stored = try read("reading Adobe call counts") { db in
             try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM adobe_calls WHERE minute >= ?", arguments: [minute]) ?? 0
         }
+        return stored + bufferedAdobeCalls(since: minute)
     }
 
     // MARK: - Inspection

@@ -26,6 +26,12 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// Jobs in flight (leased), also kept in memory so that `stats()` stays cheap.
     private var leasedJobs = 0
     private var committedGroups = 0
+    /// Why the last group commit failed; cleared by the next one that succeeds.
+    private var lastCommitFailure: StoreError?
+    /// Adobe calls per minute not yet written, and those being written by the current
+    /// transaction: recording a call must not cost an fsync of its own.
+    private var unflushedAdobeCalls: [Int64: Int] = [:]
+    private var flushingAdobeCalls: [Int64: Int] = [:]
 
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
@@ -218,8 +224,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && !isClosing {
-                if let interval = configuration.automaticPurgeInterval {
-                    if !condition.wait(until: Date(timeIntervalSinceNow: min(interval, 60))) { break }
+                let timeout = unflushedAdobeCalls.isEmpty
+                    ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
+                if let timeout {
+                    if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
                 } else {
                     condition.wait()
                 }
@@ -235,9 +243,72 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             } else if closing {
                 break
             }
+            if group.isEmpty { flushAdobeCalls() }
             if !closing { purgeIfDue() }
         }
+        flushAdobeCalls()
         writerExited.signal()
+    }
+
+    // MARK: - Adobe call accounting
+
+    /// How long recorded Adobe calls may wait for a group commit to carry them.
+    static let adobeCallFlushDelay: TimeInterval = 1
+
+    func bufferAdobeCalls(_ count: Int, minute: Int64) {
+        condition.lock()
+        let wasEmpty = unflushedAdobeCalls.isEmpty
+        unflushedAdobeCalls[minute, default: 0] += count
+        if wasEmpty { condition.signal() }
+        condition.unlock()
+    }
+
+    /// Calls recorded but not yet committed, from `minute` on. While a transaction writes
+    /// them they may be counted twice for a moment: the rate limit errs on the safe side.
+    func bufferedAdobeCalls(since minute: Int64) -> Int {
+        condition.withLock {
+            unflushedAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
+                + flushingAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
+        }
+    }
+
+    /// Writes the buffered counts inside the caller's transaction; `finishAdobeCallFlush`
+    /// follows once that transaction committed or failed.
+    private func writeBufferedAdobeCalls(_ db: Database) throws {
+        let calls = condition.withLock { () -> [Int64: Int] in
+            for (minute, count) in unflushedAdobeCalls { flushingAdobeCalls[minute, default: 0] += count }
+            unflushedAdobeCalls.removeAll()
+            return flushingAdobeCalls
+        }
+        guard !calls.isEmpty else { return }
+        let upsert = try RawStatement(db, sql: """
+            INSERT INTO adobe_calls(minute, count) VALUES (?1, ?2) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count
+            """)
+        for (minute, count) in calls {
+            upsert.bind(1, minute)
+            upsert.bind(2, Int64(count))
+            try upsert.run()
+        }
+    }
+
+    private func finishAdobeCallFlush(committed: Bool) {
+        condition.withLock {
+            if !committed {
+                for (minute, count) in flushingAdobeCalls { unflushedAdobeCalls[minute, default: 0] += count }
+            }
+            flushingAdobeCalls.removeAll()
+        }
+    }
+
+    private func flushAdobeCalls() {
+        guard condition.withLock({ !unflushedAdobeCalls.isEmpty }) else { return }
+        do {
+            try pool.write { db in try writeBufferedAdobeCalls(db) }
+            finishAdobeCallFlush(committed: true)
+        } catch {
+            finishAdobeCallFlush(committed: false)
+            logger.error("recording Adobe call counts failed; they are retried with the next write", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Frames the writer is willing to copy itself: a few milliseconds of disk writes.
@@ -381,12 +452,14 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                         result.receipts.append(.success(AppendReceipt(events: entries)))
                     }
                     try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
+                    try writeBufferedAdobeCalls(db)
                     return .commit
                 }
             }
         } catch {
             // The transaction rolled back: so do the acceptances it recorded.
             dedup.removeLast(dedupInsertions)
+            finishAdobeCallFlush(committed: false)
             var failure = Self.storeError(error, operation: "storing \(group.count) ingest request(s)", configuration: configuration)
             // A write error on a nearly full disk is reported as what it is, so ingest answers
             // 503 with Retry-After rather than 500.
@@ -394,14 +467,17 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
                 "requests": "\(group.count)", "error": "\(failure)",
             ])
+            condition.withLock { lastCommitFailure = failure }
             for request in group { request.completion(.failure(failure)) }
             return
         }
         nextSequence = result.nextSequence
+        finishAdobeCallFlush(committed: true)
         checkpointer?.noteCommit()
         condition.withLock {
             unfinishedJobs += result.newUnfinishedJobs
             committedGroups += 1
+            lastCommitFailure = nil
         }
         for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
     }
@@ -423,6 +499,17 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             statement.bind(2, name)
             try statement.run()
         }
+    }
+
+    public func writeProblem() -> String? {
+        let (closing, failure, depth) = condition.withLock { (isClosing, lastCommitFailure, unfinishedJobs) }
+        if closing { return StoreError.closed.description }
+        if let refusal = diskSpaceRefusal() { return refusal.description }
+        if depth >= configuration.maxQueueDepth {
+            return "the delivery queue is full (\(depth) unfinished jobs, limit \(configuration.maxQueueDepth))"
+        }
+        if let failure { return "the last write failed: \(failure)" }
+        return nil
     }
 
     /// Transactions the writer thread has committed for appends: fewer than the appends

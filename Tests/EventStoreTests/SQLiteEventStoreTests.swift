@@ -75,6 +75,44 @@ struct SQLiteEventStoreTests {
         #expect(try store.appendAndWait([identify("c")]).acceptedCount == 1)
     }
 
+    @Test func adobeCallsAreCountedAtOnceAndWrittenWithoutAnAppend() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let now = Date()
+        try store.recordAdobeCalls(4, at: now)
+        try store.recordAdobeCalls(1, at: now)
+        #expect(try store.adobeCalls(since: now.addingTimeInterval(-60)) == 5)
+        // The writer flushes buffered counts on its own within about a second.
+        let deadline = Date().addingTimeInterval(5)
+        var stored = 0
+        while Date() < deadline {
+            stored = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM adobe_calls") ?? 0 }
+            if stored == 5 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(stored == 5)
+        #expect(try store.adobeCalls(since: now.addingTimeInterval(-60)) == 5)
+    }
+
+    @Test func writeProblemsNameTheirCause() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteEventStoreConfiguration()
+        configuration.maxQueueDepth = 1
+        let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+        #expect(store.writeProblem() == nil)
+        _ = try store.appendAndWait([identify("a")])
+        #expect(store.writeProblem()?.contains("queue is full") == true)
+        store.close()
+        #expect(store.writeProblem()?.contains("closed") == true)
+
+        let fullDisk = try TemporaryDirectory()
+        configuration.minFreeDiskBytes = .max
+        let starved = try SQLiteEventStore(directory: fullDisk.path, configuration: configuration)
+        defer { starved.close() }
+        #expect(starved.writeProblem()?.contains("disk") == true)
+    }
+
     @Test func bodySnippetsAreCutOnCharacterBoundaries() {
         #expect(SQLiteEventStore.snippet("short") == "short")
         #expect(SQLiteEventStore.snippet(nil) == nil)
