@@ -28,10 +28,11 @@ extension SQLiteEventStore {
             var pages = 0
             scan: while leased < limit && pages < Self.leaseScanMaxPages {
                 pages += 1
-                // Keyset paging over the due index, ordered by (nextAttemptAt, id).
+                // Keyset paging over the due index, ordered by (nextAttemptAt, id); the plain
+                // lower bound on nextAttemptAt lets SQLite seek instead of rescanning.
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT id, nextAttemptAt, userID FROM jobs INDEXED BY jobs_due
-                    WHERE state < 2 AND nextAttemptAt <= ?1 AND (nextAttemptAt > ?2 OR (nextAttemptAt = ?2 AND id > ?3))
+                    WHERE state < 2 AND nextAttemptAt <= ?1 AND nextAttemptAt >= ?2 AND NOT (nextAttemptAt = ?2 AND id <= ?3)
                     ORDER BY nextAttemptAt, id LIMIT ?4
                     """, arguments: [nowMs, cursorTime, cursorID, Self.leaseScanPageSize])
                 guard let last = rows.last else { break }
