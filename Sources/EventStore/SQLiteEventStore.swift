@@ -26,6 +26,12 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// Jobs in flight (leased), also kept in memory so that `stats()` stays cheap.
     private var leasedJobs = 0
     private var committedGroups = 0
+    /// No unfinished job has a smaller id: where the search for the oldest one starts. Jobs
+    /// finish in roughly arrival order, so it moves forward over few rows at a time.
+    private var oldestUnfinishedJobFloor: JobID = 0
+    /// Bumped when jobs become unfinished again below the floor (replay), so that a search
+    /// that started before cannot raise the floor past them.
+    private var floorGeneration = 0
     /// Why the last group commit failed; cleared by the next one that succeeds.
     private var lastCommitFailure: StoreError?
     /// Adobe calls per minute not yet written, and those being written by the current
@@ -79,7 +85,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                     sql: "UPDATE jobs SET state = 0, nextAttemptAt = min(nextAttemptAt, ?), leaseExpiresAt = NULL WHERE state = 1",
                     arguments: [now])
                 let lastSequence = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-                let unfinished = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_unfinished WHERE state < 2") ?? 0
+                let unfinished = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_due WHERE state < 2") ?? 0
                 return (lastSequence, unfinished)
             }
             nextSequence = lastSequence + 1
@@ -523,6 +529,23 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         condition.withLock {
             unfinishedJobs += unfinished
             leasedJobs += leased
+        }
+    }
+
+    var unfinishedJobFloor: (floor: JobID, generation: Int) {
+        condition.withLock { (oldestUnfinishedJobFloor, floorGeneration) }
+    }
+
+    func raiseUnfinishedJobFloor(to floor: JobID, generation: Int) {
+        condition.withLock {
+            if generation == floorGeneration && floor > oldestUnfinishedJobFloor { oldestUnfinishedJobFloor = floor }
+        }
+    }
+
+    func resetUnfinishedJobFloor() {
+        condition.withLock {
+            oldestUnfinishedJobFloor = 0
+            floorGeneration += 1
         }
     }
 

@@ -47,9 +47,6 @@ enum Schema {
                 -- Entries are (userID, rowid): a user's unfinished jobs in acceptance order.
                 CREATE INDEX jobs_user ON jobs(userID) WHERE state < 2;
                 CREATE INDEX jobs_dead ON jobs(id) WHERE state = 3;
-                -- The oldest unfinished job, for the queue's age. Appended at its right edge
-                -- and trimmed at its left as jobs finish in roughly arrival order: cheap.
-                CREATE INDEX jobs_unfinished ON jobs(id) WHERE state < 2;
                 CREATE TABLE settings (
                     name TEXT PRIMARY KEY,
                     value BLOB NOT NULL

@@ -371,6 +371,7 @@ struct EventStoreContractTests {
             try store.recordOutcome(ids, .deadLetter(reason: .adobeRejected, message: "400 bad request",
                                                      status: 400, body: "{}"))
             #expect(try store.deadLetters(limit: 10, offset: 0).count == 5)
+            #expect(try store.stats().oldestPendingAge == nil)
             let page = try store.deadLetters(limit: 2, offset: 1)
             #expect(page.count == 2)
             #expect(page.map(\.id) == Array(try store.deadLetters(limit: 10, offset: 0).map(\.id)[1...2]))
@@ -380,6 +381,7 @@ struct EventStoreContractTests {
             #expect(one == ReplaySummary(replayed: 1, skippedWithoutPayload: 0))
             let rest = try store.replayDeadLetters(ids: nil)
             #expect(rest == ReplaySummary(replayed: 3, skippedWithoutPayload: 1))
+            #expect(try store.stats().oldestPendingAge == 3600, "replayed jobs count from their event's arrival")
             #expect(try store.deadLetters(limit: 10, offset: 0).map(\.reason) == [.mappingError])
 
             let again = try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)
