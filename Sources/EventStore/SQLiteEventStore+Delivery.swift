@@ -18,7 +18,7 @@ extension SQLiteEventStore {
         let expiry = Self.date(expiryMs)
         // The transaction holds the writer that appends wait for: it only selects and marks
         // rows; payloads are parsed after it commits.
-        let (runs, newlyLeased) = try write("leasing due jobs") { db -> ([(String, [DueJob])], Int) in
+        let (runs, newlyLeased) = try groupWrite("leasing due jobs") { db -> ([(String, [DueJob])], Int) in
             var runs: [(String, [DueJob])] = []
             var newlyLeased = 0
             var leased = 0
@@ -168,7 +168,7 @@ extension SQLiteEventStore {
                 WHERE id = ?8
                 """
         }
-        let (finished, released) = try write("recording the outcome of \(jobIDs.count) job(s)") { db -> (Int, Int) in
+        let (finished, released) = try groupWrite("recording the outcome of \(jobIDs.count) job(s)") { db -> (Int, Int) in
             let stateOfJob = try db.cachedStatement(sql: "SELECT state FROM jobs WHERE id = ?")
             let statement = try db.cachedStatement(sql: update)
             var finished = 0
@@ -225,7 +225,7 @@ extension SQLiteEventStore {
 
     public func replayDeadLetters(ids: [JobID]?) throws(StoreError) -> ReplaySummary {
         let now = Self.milliseconds(configuration.clock())
-        let summary = try write("replaying dead letters") { db -> ReplaySummary in
+        let summary = try groupWrite("replaying dead letters") { db -> ReplaySummary in
             let selection: String
             if let ids {
                 guard !ids.isEmpty else { return ReplaySummary(replayed: 0, skippedWithoutPayload: 0) }
@@ -253,7 +253,7 @@ extension SQLiteEventStore {
 
     public func makeAllPendingDueNow() throws(StoreError) -> Int {
         let now = Self.milliseconds(configuration.clock())
-        return try write("making pending jobs due now") { db in
+        return try groupWrite("making pending jobs due now") { db in
             try db.execute(sql: """
                 UPDATE jobs INDEXED BY jobs_due SET nextAttemptAt = ?1
                 WHERE state < 2 AND state = 0 AND nextAttemptAt > ?1
@@ -308,7 +308,7 @@ extension SQLiteEventStore {
     }
 
     public func setSetting(_ value: JSONValue?, named name: String) throws(StoreError) {
-        try write("storing setting \(name)") { db in
+        try groupWrite("storing setting \(name)") { db in
             if let value {
                 try db.execute(sql: """
                     INSERT INTO settings(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value

@@ -7,8 +7,9 @@ import Logging
 ///
 /// Appends go through one dedicated writer thread that drains every waiting request into one
 /// transaction (group commit) and commits it with `synchronous=FULL` in WAL mode, so one fsync
-/// covers many concurrent requests. Delivery writes (leases, outcomes) share GRDB's serialized
-/// writer connection; reads use the pool's reader connections.
+/// covers many concurrent requests. Delivery writes (leases, outcomes, replays, settings) join
+/// the same groups, each in a savepoint of its own, so they cost ingest no fsync of their own;
+/// reads use the pool's reader connections.
 public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     public static let databaseFileName = "events.sqlite"
 
@@ -20,6 +21,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// Everything below is guarded by `condition`.
     private let condition = NSCondition()
     private var waitingAppends: [PendingAppend] = []
+    private var waitingWrites: [PendingWrite] = []
+    /// Requests in the group the writer is committing.
+    private var committingRequests = 0
+    private var writerThread: pthread_t?
     private var isClosing = false
     /// Unfinished jobs, kept in memory so the capacity check costs nothing per request.
     private var unfinishedJobs: Int
@@ -227,9 +232,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     }
 
     private func runWriter() {
+        condition.withLock { writerThread = pthread_self() }
         while true {
             condition.lock()
-            while waitingAppends.isEmpty && !isClosing {
+            while waitingAppends.isEmpty && waitingWrites.isEmpty && !isClosing {
                 let timeout = unflushedAdobeCalls.isEmpty
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
@@ -240,11 +246,15 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             }
             let group = waitingAppends
             waitingAppends.removeAll(keepingCapacity: true)
+            let writes = waitingWrites
+            waitingWrites.removeAll(keepingCapacity: true)
+            committingRequests = group.count + writes.count
             let closing = isClosing
             condition.unlock()
 
-            if !group.isEmpty {
-                commit(group)
+            if !group.isEmpty || !writes.isEmpty {
+                commit(group, writes)
+                condition.withLock { committingRequests = 0 }
                 restartWALIfCaughtUp()
             } else if closing {
                 break
@@ -356,12 +366,58 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         var nextSequence: EventSequence
     }
 
-    /// Writes every request of the group in one transaction, then completes them all.
-    private func commit(_ group: [PendingAppend]) {
-        if let refusal = diskSpaceRefusal() {
-            for request in group { request.completion(.failure(refusal)) }
-            return
+    /// A delivery-side write waiting for the next group.
+    struct PendingWrite {
+        var operation: String
+        var run: (Database) throws -> Void
+        var finish: (StoreError?) -> Void
+    }
+
+    private final class WriteOutcome<T>: @unchecked Sendable {
+        // Set by the writer thread before `done` is signalled, read after the wait.
+        var value: T?
+        var failure: StoreError?
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    /// Runs `body` in the writer's next group transaction, in a savepoint of its own, and
+    /// returns once that transaction committed (durably). On the writer thread itself (purges,
+    /// completions) it runs at once on its own.
+    func groupWrite<T>(_ operation: String, _ body: @escaping (Database) throws -> T) throws(StoreError) -> T {
+        let onWriter = condition.withLock { writerThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if onWriter { return try write(operation, body) }
+        let outcome = WriteOutcome<T>()
+        let request = PendingWrite(
+            operation: operation,
+            run: { db in outcome.value = try body(db) },
+            finish: { failure in
+                outcome.failure = failure
+                outcome.done.signal()
+            })
+        condition.lock()
+        guard !isClosing else {
+            condition.unlock()
+            throw .closed
         }
+        waitingWrites.append(request)
+        condition.signal()
+        condition.unlock()
+        outcome.done.wait()
+        if let failure = outcome.failure { throw failure }
+        guard let value = outcome.value else { throw .databaseFailure("\(operation) finished without a result") }
+        return value
+    }
+
+    /// Writes every request of the group in one transaction, then completes them all.
+    private func commit(_ appends: [PendingAppend], _ writes: [PendingWrite]) {
+        var group = appends
+        if !group.isEmpty, let refusal = diskSpaceRefusal() {
+            // Delivery writes still go ahead: they are what frees the space.
+            for request in group { request.completion(.failure(refusal)) }
+            group = []
+            if writes.isEmpty { return }
+        }
+        var writeFailures: [StoreError?] = Array(repeating: nil, count: writes.count)
         let nowDate = configuration.clock()
         let now = Self.milliseconds(nowDate)
         dedup.expire(before: now - Int64(configuration.dedupWindow * 1000))
@@ -459,6 +515,19 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                     }
                     try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
                     try writeBufferedAdobeCalls(db)
+                    for (index, write) in writes.enumerated() {
+                        do {
+                            try db.inSavepoint {
+                                try write.run(db)
+                                return .commit
+                            }
+                        } catch {
+                            // Some SQLite errors (disk full, I/O) abort the whole transaction;
+                            // then nothing of the group may be reported as stored.
+                            guard db.isInsideTransaction else { throw error }
+                            writeFailures[index] = Self.storeError(error, operation: write.operation, configuration: configuration)
+                        }
+                    }
                     return .commit
                 }
             }
@@ -475,6 +544,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             ])
             condition.withLock { lastCommitFailure = failure }
             for request in group { request.completion(.failure(failure)) }
+            for write in writes { write.finish(failure) }
             return
         }
         nextSequence = result.nextSequence
@@ -486,6 +556,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             lastCommitFailure = nil
         }
         for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
+        for (write, failure) in zip(writes, writeFailures) { write.finish(failure) }
     }
 
     private func diskSpaceRefusal() -> StoreError? {
@@ -518,8 +589,13 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         return nil
     }
 
-    /// Transactions the writer thread has committed for appends: fewer than the appends
-    /// when requests shared a group commit.
+    /// Requests queued for the writer or in the group it is committing (for tests).
+    var unansweredRequestCount: Int {
+        condition.withLock { waitingAppends.count + waitingWrites.count + committingRequests }
+    }
+
+    /// Transactions the writer thread has committed: fewer than the requests when they
+    /// shared a group commit.
     public var groupCommitCount: Int { condition.withLock { committedGroups } }
 
     // MARK: - Shared helpers

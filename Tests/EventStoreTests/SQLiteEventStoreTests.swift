@@ -28,13 +28,63 @@ struct SQLiteEventStoreTests {
                 done.leave()
             }
         }
-        Thread.sleep(forTimeInterval: 0.2)
+        waitUntil { store.unansweredRequestCount == 50 }
         releaseWriter.signal()
         #expect(done.wait(timeout: .now() + 30) == .success)
         // The writer may have taken the first request alone before it blocked; every other
         // request waited and must have shared one transaction.
         #expect(store.groupCommitCount <= 2)
         #expect(try allEvents(store).count == 50)
+    }
+
+    @Test func deliveryWritesJoinTheGroupAndFailAlone() throws {
+        struct Refused: Error {}
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let writerHeld = DispatchSemaphore(value: 0)
+        let releaseWriter = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? store.pool.write { _ in
+                writerHeld.signal()
+                releaseWriter.wait()
+            }
+        }
+        writerHeld.wait()
+        let done = DispatchGroup()
+        for request in 0..<20 {
+            done.enter()
+            store.append([identify("w\(request)")]) { result in
+                if case .failure(let error) = result { Issue.record("append failed: \(error)") }
+                done.leave()
+            }
+        }
+        let failure = ErrorBox()
+        done.enter()
+        DispatchQueue.global().async {
+            defer { done.leave() }
+            do {
+                try store.groupWrite("a write that fails halfway") { db in
+                    try db.execute(sql: "INSERT INTO settings(name, value) VALUES ('half', x'31')")
+                    throw Refused()
+                }
+            } catch {
+                failure.set(error)
+            }
+        }
+        done.enter()
+        DispatchQueue.global().async {
+            defer { done.leave() }
+            do { try store.setSetting("kept", named: "whole") } catch { Issue.record("setSetting failed: \(error)") }
+        }
+        waitUntil { store.unansweredRequestCount == 22 }
+        releaseWriter.signal()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(store.groupCommitCount <= 2, "appends and delivery writes shared the commit")
+        #expect(failure.value is StoreError)
+        #expect(try store.setting(named: "half") == nil, "the failed write's savepoint was rolled back")
+        #expect(try store.setting(named: "whole") == "kept")
+        #expect(try allEvents(store).count == 20)
     }
 
     @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
@@ -157,4 +207,17 @@ struct FirstRowIDTests {
         }
         #expect(bound == nil)
     }
+}
+
+private final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (any Error)?
+    func set(_ error: any Error) { lock.withLock { stored = error } }
+    var value: (any Error)? { lock.withLock { stored } }
+}
+
+/// Polls `condition` for up to ten seconds; the assertions that follow tell what went wrong.
+private func waitUntil(_ condition: () -> Bool) {
+    let deadline = Date().addingTimeInterval(10)
+    while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
 }
