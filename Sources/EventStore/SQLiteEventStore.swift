@@ -360,12 +360,6 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         }
     }
 
-    private struct GroupResult {
-        var receipts: [Result<AppendReceipt, StoreError>]
-        var newUnfinishedJobs: Int
-        var nextSequence: EventSequence
-    }
-
     /// A delivery-side write waiting for the next group.
     struct PendingWrite {
         var operation: String
@@ -408,155 +402,184 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         return value
     }
 
+    private struct GroupResult {
+        var receipts: [Result<AppendReceipt, StoreError>] = []
+        var newUnfinishedJobs = 0
+        var nextSequence: EventSequence
+        var writeFailures: [StoreError?] = []
+        var dedupInsertions = 0
+    }
+
     /// Writes every request of the group in one transaction, then completes them all.
     private func commit(_ appends: [PendingAppend], _ writes: [PendingWrite]) {
         var group = appends
         if !group.isEmpty, let refusal = diskSpaceRefusal() {
             // Delivery writes still go ahead: they are what frees the space.
             for request in group { request.completion(.failure(refusal)) }
-            group = []
             if writes.isEmpty { return }
+            group = []
         }
-        var writeFailures: [StoreError?] = Array(repeating: nil, count: writes.count)
-        let nowDate = configuration.clock()
-        let now = Self.milliseconds(nowDate)
-        dedup.expire(before: now - Int64(configuration.dedupWindow * 1000))
-        var dedupInsertions = 0
+        let now = Self.milliseconds(configuration.clock())
+        // The group works on a local copy of the index (moved, not copied): state reached
+        // through `self` or captured variables costs exclusivity checks on every event.
+        var index = DedupIndex()
+        swap(&index, &dedup)
+        index.expire(before: now - Int64(configuration.dedupWindow * 1000))
         let depthAtStart = condition.withLock { unfinishedJobs }
-        let maxDepth = configuration.maxQueueDepth
-        let retryAfter = configuration.queueFullRetryAfterSeconds
-
-        var result = GroupResult(receipts: [], newUnfinishedJobs: 0, nextSequence: nextSequence)
-        do {
-            try pool.writeWithoutTransaction { db in
+        var insertedBeforeCommit = 0
+        let outcome: Result<GroupResult, any Error> = Result {
+            try pool.writeWithoutTransaction { db -> GroupResult in
+                var written: GroupResult?
                 try db.inTransaction(.immediate) {
-                    dedup.removeLast(dedupInsertions)
-                    dedupInsertions = 0
-                    result = GroupResult(receipts: [], newUnfinishedJobs: 0, nextSequence: nextSequence)
-                    result.receipts.reserveCapacity(group.count)
-                    let insertEvent = try RawStatement(db, sql: """
-                        INSERT INTO events(seq, messageId, receivedAt, status, reason, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                        """)
-                    let messageIdOfEvent = try RawStatement(db, sql: "SELECT messageId FROM events WHERE seq = ?1")
-                    let insertJob = try RawStatement(db, sql: """
-                        INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
-                                         nextAttemptAt, deadReason, deadMessage, finishedAt)
-                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
-                        """)
-                    var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
-                    for request in group {
-                        if depthAtStart + result.newUnfinishedJobs + request.newJobCount > maxDepth, request.newJobCount > 0 {
-                            result.receipts.append(.failure(.capacityExceeded(
-                                reason: "the delivery queue holds \(depthAtStart + result.newUnfinishedJobs) unfinished jobs (limit \(maxDepth)); delivery must catch up",
-                                retryAfterSeconds: retryAfter)))
-                            continue
-                        }
-                        var entries: [AppendReceipt.Entry] = []
-                        entries.reserveCapacity(request.events.count)
-                        for event in request.events {
-                            let sequence = result.nextSequence
-                            result.nextSequence += 1
-                            var status = EventStatus.accepted
-                            if event.rejectionReason != nil {
-                                status = .rejected
-                            } else if let messageId = event.messageId {
-                                let hash = DedupIndex.hash(messageId)
-                                // A hash hit is confirmed against the stored event's messageId.
-                                for candidate in dedup.candidates(for: hash) {
-                                    messageIdOfEvent.bind(1, candidate)
-                                    if try messageIdOfEvent.firstText() == messageId {
-                                        status = .duplicate
-                                        break
-                                    }
-                                }
-                                if status == .accepted {
-                                    dedup.insert(hash: hash, sequence: sequence, acceptedAt: now)
-                                    dedupInsertions += 1
-                                }
-                            }
-                            insertEvent.bind(1, sequence)
-                            insertEvent.bind(2, event.messageId)
-                            insertEvent.bind(3, now)
-                            insertEvent.bind(4, Int64(status.rawValue))
-                            insertEvent.bind(5, event.rejectionReason)
-                            insertEvent.bind(6, event.body)
-                            try insertEvent.run()
-                            entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
-                            switch status {
-                            case .rejected: rejected += 1
-                            case .duplicate: duplicates += 1
-                            case .accepted:
-                                accepted += 1
-                                for job in event.jobs {
-                                    insertJob.bind(1, sequence)
-                                    insertJob.bind(2, event.messageId)
-                                    insertJob.bind(3, job.mappingID)
-                                    insertJob.bind(4, job.userID)
-                                    insertJob.bind(5, job.payload)
-                                    insertJob.bind(7, now)
-                                    if let message = job.mappingError {
-                                        insertJob.bind(6, Int64(JobState.dead.rawValue))
-                                        insertJob.bind(8, DeadLetterReason.mappingError.rawValue)
-                                        insertJob.bind(9, message)
-                                        insertJob.bind(10, now)
-                                        dead += 1
-                                    } else {
-                                        insertJob.bind(6, Int64(JobState.pending.rawValue))
-                                        insertJob.bind(8, nil as String?)
-                                        insertJob.bind(9, nil as String?)
-                                        insertJob.bind(10, nil as Int64?)
-                                        result.newUnfinishedJobs += 1
-                                    }
-                                    try insertJob.run()
-                                }
-                            }
-                        }
-                        result.receipts.append(.success(AppendReceipt(events: entries)))
-                    }
-                    try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
-                    try writeBufferedAdobeCalls(db)
-                    for (index, write) in writes.enumerated() {
-                        do {
-                            try db.inSavepoint {
-                                try write.run(db)
-                                return .commit
-                            }
-                        } catch {
-                            // Some SQLite errors (disk full, I/O) abort the whole transaction;
-                            // then nothing of the group may be reported as stored.
-                            guard db.isInsideTransaction else { throw error }
-                            writeFailures[index] = Self.storeError(error, operation: write.operation, configuration: configuration)
-                        }
-                    }
+                    written = try writeGroup(db, group, writes, now: now, depthAtStart: depthAtStart, dedup: &index)
+                    insertedBeforeCommit = written?.dedupInsertions ?? 0
                     return .commit
                 }
+                return written!
             }
-        } catch {
-            // The transaction rolled back: so do the acceptances it recorded.
-            dedup.removeLast(dedupInsertions)
-            finishAdobeCallFlush(committed: false)
+        }
+        // The commit itself failed after the body succeeded: its acceptances never happened.
+        if case .failure = outcome { index.removeLast(insertedBeforeCommit) }
+        swap(&index, &dedup)
+        switch outcome {
+        case .failure(let error):
             var failure = Self.storeError(error, operation: "storing \(group.count) ingest request(s)", configuration: configuration)
             // A write error on a nearly full disk is reported as what it is, so ingest answers
             // 503 with Retry-After rather than 500.
             if case .databaseFailure = failure, let refusal = diskSpaceRefusal() { failure = refusal }
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
-                "requests": "\(group.count)", "error": "\(failure)",
+                "requests": "\(group.count + writes.count)", "error": "\(failure)",
             ])
+            finishAdobeCallFlush(committed: false)
             condition.withLock { lastCommitFailure = failure }
             for request in group { request.completion(.failure(failure)) }
             for write in writes { write.finish(failure) }
-            return
+        case .success(let result):
+            nextSequence = result.nextSequence
+            finishAdobeCallFlush(committed: true)
+            checkpointer?.noteCommit()
+            condition.withLock {
+                unfinishedJobs += result.newUnfinishedJobs
+                committedGroups += 1
+                lastCommitFailure = nil
+            }
+            for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
+            for (write, failure) in zip(writes, result.writeFailures) { write.finish(failure) }
         }
-        nextSequence = result.nextSequence
-        finishAdobeCallFlush(committed: true)
-        checkpointer?.noteCommit()
-        condition.withLock {
-            unfinishedJobs += result.newUnfinishedJobs
-            committedGroups += 1
-            lastCommitFailure = nil
+    }
+
+    /// The body of a group transaction. Acceptances go into `dedup` as they happen; if the
+    /// transaction then fails they are taken out again before this returns or throws.
+    private func writeGroup(
+        _ db: Database, _ group: [PendingAppend], _ writes: [PendingWrite],
+        now: Int64, depthAtStart: Int, dedup: inout DedupIndex
+    ) throws -> GroupResult {
+        var result = GroupResult(nextSequence: nextSequence)
+        result.receipts.reserveCapacity(group.count)
+        do {
+            let insertEvent = try RawStatement(db, sql: """
+                INSERT INTO events(seq, messageId, receivedAt, status, reason, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                """)
+            let messageIdOfEvent = try RawStatement(db, sql: "SELECT messageId FROM events WHERE seq = ?1")
+            let insertJob = try RawStatement(db, sql: """
+                INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
+                                 nextAttemptAt, deadReason, deadMessage, finishedAt)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
+                """)
+            let maxDepth = configuration.maxQueueDepth
+            var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
+            for request in group {
+                let depth = depthAtStart + result.newUnfinishedJobs
+                if request.newJobCount > 0 && depth + request.newJobCount > maxDepth {
+                    result.receipts.append(.failure(.capacityExceeded(
+                        reason: "the delivery queue holds \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
+                        retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
+                    continue
+                }
+                var entries: [AppendReceipt.Entry] = []
+                entries.reserveCapacity(request.events.count)
+                for event in request.events {
+                    let sequence = result.nextSequence
+                    result.nextSequence += 1
+                    var status = EventStatus.accepted
+                    if event.rejectionReason != nil {
+                        status = .rejected
+                    } else if let messageId = event.messageId {
+                        let hash = DedupIndex.hash(messageId)
+                        // A hash hit is confirmed against the stored event's messageId.
+                        for candidate in dedup.candidates(for: hash) {
+                            messageIdOfEvent.bind(1, candidate)
+                            if try messageIdOfEvent.firstText() == messageId {
+                                status = .duplicate
+                                break
+                            }
+                        }
+                        if status == .accepted {
+                            dedup.insert(hash: hash, sequence: sequence, acceptedAt: now)
+                            result.dedupInsertions += 1
+                        }
+                    }
+                    insertEvent.bind(1, sequence)
+                    insertEvent.bind(2, event.messageId)
+                    insertEvent.bind(3, now)
+                    insertEvent.bind(4, Int64(status.rawValue))
+                    insertEvent.bind(5, event.rejectionReason)
+                    insertEvent.bind(6, event.body)
+                    try insertEvent.run()
+                    entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
+                    switch status {
+                    case .rejected: rejected += 1
+                    case .duplicate: duplicates += 1
+                    case .accepted:
+                        accepted += 1
+                        for job in event.jobs {
+                            insertJob.bind(1, sequence)
+                            insertJob.bind(2, event.messageId)
+                            insertJob.bind(3, job.mappingID)
+                            insertJob.bind(4, job.userID)
+                            insertJob.bind(5, job.payload)
+                            insertJob.bind(7, now)
+                            if let message = job.mappingError {
+                                insertJob.bind(6, Int64(JobState.dead.rawValue))
+                                insertJob.bind(8, DeadLetterReason.mappingError.rawValue)
+                                insertJob.bind(9, message)
+                                insertJob.bind(10, now)
+                                dead += 1
+                            } else {
+                                insertJob.bind(6, Int64(JobState.pending.rawValue))
+                                insertJob.bind(8, nil as String?)
+                                insertJob.bind(9, nil as String?)
+                                insertJob.bind(10, nil as Int64?)
+                                result.newUnfinishedJobs += 1
+                            }
+                            try insertJob.run()
+                        }
+                    }
+                }
+                result.receipts.append(.success(AppendReceipt(events: entries)))
+            }
+            try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
+            try writeBufferedAdobeCalls(db)
+            result.writeFailures = Array(repeating: nil, count: writes.count)
+            for (index, write) in writes.enumerated() {
+                do {
+                    try db.inSavepoint {
+                        try write.run(db)
+                        return .commit
+                    }
+                } catch {
+                    // Some SQLite errors (disk full, I/O) abort the whole transaction; then
+                    // nothing of the group may be reported as stored.
+                    guard db.isInsideTransaction else { throw error }
+                    result.writeFailures[index] = Self.storeError(error, operation: write.operation, configuration: configuration)
+                }
+            }
+            return result
+        } catch {
+            // The transaction rolls back: so do the acceptances it recorded.
+            dedup.removeLast(result.dedupInsertions)
+            throw error
         }
-        for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
-        for (write, failure) in zip(writes, writeFailures) { write.finish(failure) }
     }
 
     private func diskSpaceRefusal() -> StoreError? {
