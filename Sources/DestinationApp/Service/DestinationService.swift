@@ -1,3 +1,4 @@
+import EventStore
 import Foundation
 import HTTPServer
 import JSONKit
@@ -11,6 +12,7 @@ public final class DestinationService: @unchecked Sendable {
     private let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry
     private var server: HTTPServer?
+    private(set) var store: SQLiteEventStore?
 
     public init(
         configuration: DestinationConfiguration, logger: Logger,
@@ -25,6 +27,9 @@ public final class DestinationService: @unchecked Sendable {
     public var port: Int { server?.port ?? configuration.server.port }
 
     public func start() throws {
+        let store = try openStore()
+        self.store = store
+
         var router = Router()
         registerOperationalRoutes(on: &router)
 
@@ -48,6 +53,8 @@ public final class DestinationService: @unchecked Sendable {
     public func shutdown(gracePeriodSeconds: Double = 10) {
         logger.info("shutting down", metadata: ["gracePeriodSeconds": "\(gracePeriodSeconds)"])
         server?.shutdown(gracePeriodSeconds: gracePeriodSeconds)
+        // Only after the server has drained: requests in flight still append to the store.
+        store?.close()
     }
 
     public func waitUntilStopped() {
@@ -82,6 +89,37 @@ public final class DestinationService: @unchecked Sendable {
 
     /// Why the service should not take traffic now; empty when ready.
     func readinessProblems() -> [String] {
-        []
+        var problems: [String] = []
+        if let problem = store?.writeProblem() {
+            problems.append("the store cannot take events: \(problem)")
+        }
+        return problems
+    }
+
+    private func openStore() throws -> SQLiteEventStore {
+        var storeConfiguration = SQLiteEventStoreConfiguration()
+        storeConfiguration.maxQueueDepth = configuration.storage.maxQueueDepth
+        storeConfiguration.minFreeDiskBytes = UInt64(configuration.storage.minFreeDiskBytes)
+        storeConfiguration.retention = configuration.storage.retentionHours * 3600
+        storeConfiguration.logger = logger
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw ServiceStartError("cannot create the data dir \(configuration.dataDirectory): \(ConfigurationLoader.describe(error)); set --data-dir or DATA_DIR to a writable directory")
+        }
+        do {
+            return try SQLiteEventStore(directory: configuration.dataDirectory, configuration: storeConfiguration)
+        } catch {
+            throw ServiceStartError("cannot open the store in \(configuration.dataDirectory): \(error.description)")
+        }
+    }
+}
+
+/// Why the service could not start, said so that an operator knows what to change.
+public struct ServiceStartError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }
