@@ -23,7 +23,7 @@ THREADS="${THREADS:-0}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-32}"
 HEALTH_PATH="${HEALTH_PATH:-/health}"
-POST_PATH="${POST_PATH:-/echo-size}"
+POST_PATH="${POST_PATH-/echo-size}"   # empty: GET only
 POST_BYTES="${POST_BYTES:-16384}"
 NGINX="${NGINX:-/usr/sbin/nginx}"
 
@@ -71,7 +71,7 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location = $HEALTH_PATH { default_type application/json; return 200 '{"status":"ok"}'; }
-        location = $POST_PATH { default_type application/json; return 200 '{"receivedBytes":$POST_BYTES}'; }
+        location = ${POST_PATH:-/unused-post} { default_type application/json; return 200 '{"receivedBytes":$POST_BYTES}'; }
     }
 }
 CONF
@@ -129,8 +129,10 @@ wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$NGINX_PORT$HEALTH_PATH" >/dev/n
 echo "measuring (wrk -t1 -c$CONNECTIONS -d${DURATION}s) ..."
 read -r OURS_GET_RPS OURS_GET_P99 < <(measure "http://127.0.0.1:$OUR_PORT$HEALTH_PATH")
 read -r NGINX_GET_RPS NGINX_GET_P99 < <(measure "http://127.0.0.1:$NGINX_PORT$HEALTH_PATH")
-read -r OURS_POST_RPS OURS_POST_P99 < <(measure "http://127.0.0.1:$OUR_PORT$POST_PATH" -s "$WORK/post.lua")
-read -r NGINX_POST_RPS NGINX_POST_P99 < <(measure "http://127.0.0.1:$NGINX_PORT$POST_PATH" -s "$WORK/post.lua")
+if [[ -n "$POST_PATH" ]]; then
+    read -r OURS_POST_RPS OURS_POST_P99 < <(measure "http://127.0.0.1:$OUR_PORT$POST_PATH" -s "$WORK/post.lua")
+    read -r NGINX_POST_RPS NGINX_POST_P99 < <(measure "http://127.0.0.1:$NGINX_PORT$POST_PATH" -s "$WORK/post.lua")
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -138,5 +140,7 @@ echo
 printf "%-26s %12s %9s %12s %9s %8s\n" "scenario" "ours req/s" "p99 ms" "nginx req/s" "p99 ms" "ratio"
 printf "%-26s %12.0f %9s %12.0f %9s %8s\n" "GET $HEALTH_PATH" "$OURS_GET_RPS" "$OURS_GET_P99" \
     "$NGINX_GET_RPS" "$NGINX_GET_P99" "$(ratio "$OURS_GET_RPS" "$NGINX_GET_RPS")"
-printf "%-26s %12.0f %9s %12.0f %9s %8s\n" "POST $POST_PATH (${POST_BYTES} B)" "$OURS_POST_RPS" "$OURS_POST_P99" \
+if [[ -n "$POST_PATH" ]]; then
+    printf "%-26s %12.0f %9s %12.0f %9s %8s\n" "POST $POST_PATH (${POST_BYTES} B)" "$OURS_POST_RPS" "$OURS_POST_P99" \
     "$NGINX_POST_RPS" "$NGINX_POST_P99" "$(ratio "$OURS_POST_RPS" "$NGINX_POST_RPS")"
+fi
