@@ -1,4 +1,0 @@
-import Testing
-@testable import DestinationApp
-
-@Test func moduleBuilds() {}
