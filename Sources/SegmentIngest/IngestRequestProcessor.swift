@@ -20,11 +20,16 @@ public struct IngestBatch: Sendable, Equatable {
 /// and per-event validation. Thread-safe and free of I/O.
 public struct IngestRequestProcessor: Sendable {
     public let decoder: IngestRequestDecoder
-    public let validator: EventValidator
+    /// For webhook events: `maxEventBytes` from the config.
+    public let webhookValidator: EventValidator
+    /// For Tracking API calls: Segment's own 32 KB per call, whatever the config says, so a
+    /// call Segment's API would take is taken here too.
+    public let trackingValidator: EventValidator
 
     public init(configuration: IngestConfiguration) {
         decoder = IngestRequestDecoder(configuration: configuration)
-        validator = EventValidator(maxEventBytes: configuration.limits.eventBytes)
+        webhookValidator = EventValidator(maxEventBytes: configuration.limits.eventBytes)
+        trackingValidator = EventValidator(maxEventBytes: configuration.limits.trackingCallBytes)
     }
 
     public var limits: IngestLimits { decoder.limits }
@@ -40,6 +45,7 @@ public struct IngestRequestProcessor: Sendable {
         var rejections: [EventRejection] = []
         events.reserveCapacity(decoded.candidates.count)
         let eventLimit: Int? = decoded.route == .trackingBatch ? limits.trackingBatchEvents : nil
+        let validator = decoded.route.isTrackingAPI ? trackingValidator : webhookValidator
         for candidate in decoded.candidates {
             if let eventLimit, candidate.index >= eventLimit {
                 // Segment answers 200 for an over-long batch and drops the surplus; here each

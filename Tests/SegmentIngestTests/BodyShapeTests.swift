@@ -139,6 +139,16 @@ import Testing
         #expect(webhook.events.count == 5)
     }
 
+    @Test func eventSizeLimitDependsOnTheRoute() throws {
+        let processor = IngestRequestProcessor(
+            configuration: IngestConfiguration(limits: IngestLimits(eventBytes: 100, trackingCallBytes: 200)))
+        let event = #"{"type":"identify","userId":"u","messageId":"m","traits":{"bio":""# + String(repeating: "x", count: 100) + #""}}"#
+        let webhook = try processor.process(route: .webhook, headers: HTTPHeaders(), body: bytes(event))
+        #expect(webhook.rejections.map(\.messageId) == ["m"])
+        let tracking = try processor.process(route: .trackingBatch, headers: HTTPHeaders(), body: bytes(#"{"batch":["# + event + "]}"))
+        #expect(tracking.events.map(\.messageId) == ["m"])
+    }
+
     @Test func defaultTrackingBatchLimitIs2500Events() throws {
         let event = #"{"type":"track","userId":"u","event":"E"}"#
         let body = bytes(#"{"batch":["# + Array(repeating: event, count: 2_501).joined(separator: ",") + "]}")
