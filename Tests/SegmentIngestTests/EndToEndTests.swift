@@ -140,7 +140,12 @@ extension LoopbackHTTPClient.Response {
         #expect(wrong.status == 401)
         #expect(wrong.json?["error"]?.stringValue?.contains(secret) == false)
         #expect(try server.post("/", Samples.identify).status == 401)
-        #expect(try server.receivedEvents().count == 6)
+        // The signature covers the inflated body, whatever the transfer compression.
+        let gzipped = try server.post("/webhook", gzip(Samples.identify), headers: [
+            ("Content-Encoding", "gzip"), ("X-Signature", verifier.signature(of: Samples.identify)),
+        ])
+        #expect(gzipped.status == 200)
+        #expect(try server.receivedEvents().count == 7)
     }
 
     @Test func writeKeysAreChecked() throws {
@@ -223,10 +228,45 @@ extension LoopbackHTTPClient.Response {
         #expect(try server.post("/webhook", Samples.track).status == 200)
     }
 
+    @Test func trackingBatchOverSegmentsSizeLimitGets413() throws {
+        let server = try makeServer()
+        let event = #"{"type":"track","userId":"u","event":"E","properties":{"x":""# + String(repeating: "a", count: 20_000) + #""}}"#
+        let body = bytes(#"{"batch":["# + Array(repeating: event, count: 30).joined(separator: ",") + "]}")
+        #expect(body.count > 500 * 1024)
+        let response = try server.post("/v1/batch", body)
+        #expect(response.status == 413)
+        #expect(try server.receivedEvents().isEmpty)
+    }
+
+    @Test func concurrentRequestsAreAllStoredOnce() throws {
+        let server = try makeServer()
+        let requestCount = 24
+        let failures = FailureCounter()
+        let client = server.client
+        DispatchQueue.concurrentPerform(iterations: requestCount) { index in
+            let body = bytes(#"[{"type":"identify","userId":"u\#(index)","messageId":"c-\#(index)-a","traits":{"n":\#(index)}},{"type":"track","userId":"u\#(index)","event":"E","messageId":"c-\#(index)-b"}]"#)
+            let response = try? client.post("/webhook", body: body)
+            if response?.status != 200 || (response?.json?["accepted"]) != 2 { failures.increment() }
+        }
+        #expect(failures.value == 0)
+        let stored = try server.receivedEvents()
+        #expect(stored.count == requestCount * 2)
+        #expect(Set(stored.compactMap(\.messageId)).count == requestCount * 2)
+        #expect(try server.store.stats().queueDepth == requestCount, "one job per identify")
+    }
+
     @Test func otherMethodsGet405() throws {
         let server = try makeServer()
         #expect(try server.client.send(method: "GET", path: "/webhook").status == 405)
     }
+}
+
+final class FailureCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
 
 extension Array where Element == UInt8 {
