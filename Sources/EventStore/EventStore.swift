@@ -172,6 +172,11 @@ public struct AppendReceipt: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var sequence: EventSequence
         public var status: EventStatus
+
+        public init(sequence: EventSequence, status: EventStatus) {
+            self.sequence = sequence
+            self.status = status
+        }
     }
 
     public var events: [Entry]
@@ -179,6 +184,10 @@ public struct AppendReceipt: Sendable, Equatable {
     public var acceptedCount: Int { events.count { $0.status == .accepted } }
     public var duplicateCount: Int { events.count { $0.status == .duplicate } }
     public var rejectedCount: Int { events.count { $0.status == .rejected } }
+
+    public init(events: [Entry]) {
+        self.events = events
+    }
 }
 
 // MARK: - Read path types
@@ -250,6 +259,32 @@ public struct LeasedJob: Sendable, Equatable {
     public var enqueuedAt: Date
     public var firstProfileNotFoundAt: Date?
     public var lastAnswer: AdobeAnswer?
+
+    public init(
+        id: JobID,
+        eventSequence: EventSequence,
+        messageId: String?,
+        mappingID: String,
+        userID: String,
+        payload: JSONValue,
+        attempts: Int,
+        createdAt: Date,
+        enqueuedAt: Date,
+        firstProfileNotFoundAt: Date?,
+        lastAnswer: AdobeAnswer?
+    ) {
+        self.id = id
+        self.eventSequence = eventSequence
+        self.messageId = messageId
+        self.mappingID = mappingID
+        self.userID = userID
+        self.payload = payload
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.enqueuedAt = enqueuedAt
+        self.firstProfileNotFoundAt = firstProfileNotFoundAt
+        self.lastAnswer = lastAnswer
+    }
 }
 
 /// One user's consecutive due jobs, oldest first.
@@ -257,6 +292,12 @@ public struct LeasedJobGroup: Sendable, Equatable {
     public var userID: String
     public var jobs: [LeasedJob]
     public var leaseExpiresAt: Date
+
+    public init(userID: String, jobs: [LeasedJob], leaseExpiresAt: Date) {
+        self.userID = userID
+        self.jobs = jobs
+        self.leaseExpiresAt = leaseExpiresAt
+    }
 }
 
 /// Any job, as stored.
@@ -279,6 +320,44 @@ public struct Job: Sendable, Equatable {
     public var deadReason: DeadLetterReason?
     public var deadMessage: String?
     public var finishedAt: Date?
+
+    public init(
+        id: JobID,
+        eventSequence: EventSequence,
+        messageId: String?,
+        mappingID: String,
+        userID: String?,
+        payload: JSONValue?,
+        state: JobState,
+        attempts: Int,
+        createdAt: Date,
+        enqueuedAt: Date,
+        nextAttemptAt: Date,
+        leaseExpiresAt: Date?,
+        firstProfileNotFoundAt: Date?,
+        lastAnswer: AdobeAnswer?,
+        deadReason: DeadLetterReason?,
+        deadMessage: String?,
+        finishedAt: Date?
+    ) {
+        self.id = id
+        self.eventSequence = eventSequence
+        self.messageId = messageId
+        self.mappingID = mappingID
+        self.userID = userID
+        self.payload = payload
+        self.state = state
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.enqueuedAt = enqueuedAt
+        self.nextAttemptAt = nextAttemptAt
+        self.leaseExpiresAt = leaseExpiresAt
+        self.firstProfileNotFoundAt = firstProfileNotFoundAt
+        self.lastAnswer = lastAnswer
+        self.deadReason = deadReason
+        self.deadMessage = deadMessage
+        self.finishedAt = finishedAt
+    }
 }
 
 public struct DeadLetter: Sendable, Equatable {
@@ -297,12 +376,47 @@ public struct DeadLetter: Sendable, Equatable {
     public var event: [UInt8]?
     public var createdAt: Date
     public var deadAt: Date
+
+    public init(
+        id: JobID,
+        eventSequence: EventSequence,
+        messageId: String?,
+        mappingID: String,
+        userID: String?,
+        reason: DeadLetterReason,
+        message: String,
+        attempts: Int,
+        lastAnswer: AdobeAnswer?,
+        payload: JSONValue?,
+        event: [UInt8]?,
+        createdAt: Date,
+        deadAt: Date
+    ) {
+        self.id = id
+        self.eventSequence = eventSequence
+        self.messageId = messageId
+        self.mappingID = mappingID
+        self.userID = userID
+        self.reason = reason
+        self.message = message
+        self.attempts = attempts
+        self.lastAnswer = lastAnswer
+        self.payload = payload
+        self.event = event
+        self.createdAt = createdAt
+        self.deadAt = deadAt
+    }
 }
 
 public struct ReplaySummary: Sendable, Equatable {
     public var replayed: Int
     /// Dead letters left dead because they have no payload to deliver (mapping errors).
     public var skippedWithoutPayload: Int
+
+    public init(replayed: Int, skippedWithoutPayload: Int) {
+        self.replayed = replayed
+        self.skippedWithoutPayload = skippedWithoutPayload
+    }
 }
 
 public struct ReceivedEvent: Sendable, Equatable {
@@ -312,6 +426,22 @@ public struct ReceivedEvent: Sendable, Equatable {
     public var status: EventStatus
     public var rejectionReason: String?
     public var body: [UInt8]
+
+    public init(
+        sequence: EventSequence,
+        messageId: String?,
+        receivedAt: Date,
+        status: EventStatus,
+        rejectionReason: String?,
+        body: [UInt8]
+    ) {
+        self.sequence = sequence
+        self.messageId = messageId
+        self.receivedAt = receivedAt
+        self.status = status
+        self.rejectionReason = rejectionReason
+        self.body = body
+    }
 }
 
 public struct StoreStats: Sendable, Equatable {
@@ -328,11 +458,38 @@ public struct StoreStats: Sendable, Equatable {
     public var acceptedEvents: Int
     public var rejectedEvents: Int
     public var duplicateEvents: Int
+
+    public init(
+        queueDepth: Int,
+        inFlight: Int,
+        oldestPendingAge: TimeInterval?,
+        deliveredTotal: Int,
+        deadTotal: Int,
+        deadLetters: Int,
+        acceptedEvents: Int,
+        rejectedEvents: Int,
+        duplicateEvents: Int
+    ) {
+        self.queueDepth = queueDepth
+        self.inFlight = inFlight
+        self.oldestPendingAge = oldestPendingAge
+        self.deliveredTotal = deliveredTotal
+        self.deadTotal = deadTotal
+        self.deadLetters = deadLetters
+        self.acceptedEvents = acceptedEvents
+        self.rejectedEvents = rejectedEvents
+        self.duplicateEvents = duplicateEvents
+    }
 }
 
 public struct PurgeSummary: Sendable, Equatable {
     public var jobs: Int
     public var events: Int
+
+    public init(jobs: Int, events: Int) {
+        self.jobs = jobs
+        self.events = events
+    }
 }
 
 /// Why the store refused or failed an operation.

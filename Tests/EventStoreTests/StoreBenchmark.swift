@@ -3,7 +3,10 @@ import JSONKit
 import Testing
 @testable import EventStore
 
-/// Ingest throughput of the store alone, opt-in: `STORE_BENCH=1 swift test -c release --filter StoreBenchmark`.
+/// Ingest throughput of the store alone, opt-in:
+/// `STORE_BENCH=1 swift test -c release -Xswiftc -enable-testing --filter StoreBenchmark`
+/// (`STORE_BENCH_SECONDS`, `STORE_BENCH_CLIENTS`, `STORE_BENCH_DELIVERY=1` for a delivery loop
+/// beside ingest, `STORE_BENCH_CHECKPOINT_INTERVAL`/`_PAGES` to tune checkpoints).
 ///
 /// Mirrors the ingest bench: 32 concurrent clients, 20-event batches of ~800-byte identify
 /// events, each with one delivery job; an append counts when its completion (commit + fsync)
@@ -74,7 +77,29 @@ struct StoreBenchmark {
                 }
             }.start()
         }
+        // Optionally a delivery loop beside ingest, as in the running service.
+        let delivered = LatencyRecorder()
+        if environment["STORE_BENCH_DELIVERY"] == "1" {
+            finished.enter()
+            Thread {
+                defer { finished.leave() }
+                while DispatchTime.now().uptimeNanoseconds < deadline {
+                    do {
+                        let groups = try store.leaseDueJobs(now: Date(), limit: 200, leaseSeconds: 60)
+                        let ids = groups.flatMap { $0.jobs.map(\.id) }
+                        if ids.isEmpty { Thread.sleep(forTimeInterval: 0.005); continue }
+                        try store.recordOutcome(ids, .delivered(at: Date()))
+                        delivered.add(UInt64(ids.count))
+                    } catch {
+                        Issue.record("delivery failed: \(error)")
+                        return
+                    }
+                }
+            }.start()
+        }
         finished.wait()
+        let deliveredJobs = delivered.values.reduce(0, +)
+        if deliveredJobs > 0 { print("STORE BENCH: delivered \(deliveredJobs) jobs meanwhile (lease + outcome, 200 at a time)") }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let walPath = (directory.path as NSString).appendingPathComponent(SQLiteEventStore.databaseFileName + "-wal")
         let walBytes = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
