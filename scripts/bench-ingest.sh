@@ -52,7 +52,7 @@ echo "measuring (wrk -t1 -c${CONNECTIONS:-32} -d${DURATION:-10}s, $EVENTS events
 read -r OURS_RPS OURS_P50 OURS_P99 OURS_BAD < <(measure "http://127.0.0.1:$OUR_PORT/webhook" -s "$LUA")
 read -r NGINX_RPS NGINX_P50 NGINX_P99 NGINX_BAD < <(measure "http://127.0.0.1:$NGINX_PORT/webhook" -s "$LUA")
 RSS_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
-STORED=$(curl -fs "http://127.0.0.1:$OUR_PORT/metrics" | awk '/^segment_ingest_events_total\{.*outcome="accepted"/ { s += $2 } END { print s + 0 }')
+STORED=$(curl -fs "http://127.0.0.1:$OUR_PORT/metrics" | awk '/^segment_ingest_events_total\{.*outcome="stored"/ { s += $2 } END { print s + 0 }')
 
 echo
 printf "%-22s %12s %12s %9s %9s %10s %9s\n" "target" "batches/s" "events/s" "p50 ms" "p99 ms" "non-2xx" "RSS MiB"

@@ -1,7 +1,7 @@
 import COpenSSL
 
 /// The few libcrypto primitives ingest needs, over byte arrays.
-enum SegmentCrypto {
+public enum SegmentCrypto {
     static let sha1DigestLength = 20
     static let sha256DigestLength = 32
 
@@ -28,7 +28,7 @@ enum SegmentCrypto {
         message.withUnsafeBytes { hmacSHA1(key: key, message: $0) }
     }
 
-    static func sha256(_ message: [UInt8]) -> [UInt8] {
+    public static func sha256(_ message: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         let placeholder: UInt8 = 0
@@ -46,7 +46,7 @@ enum SegmentCrypto {
     }
 
     /// Compares in time that depends only on the length, which callers keep fixed (digests).
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }
         if lhs.isEmpty { return true }
         return lhs.withUnsafeBytes { left in
@@ -58,7 +58,7 @@ enum SegmentCrypto {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         var output = [UInt8]()
         output.reserveCapacity(bytes.count * 2)
         for byte in bytes {

@@ -1,5 +1,4 @@
 import AdobeTarget
-import COpenSSL
 import EventStore
 import Foundation
 import HTTPServer
@@ -130,7 +129,7 @@ final class AdminAPI: Sendable {
 
     // MARK: Dry run
 
-    private func dryRun(_ event: JSONValue) throws(AdminFailure) -> AdminAnswer {
+    private func dryRun(_ event: JSONValue) -> AdminAnswer {
         guard event.objectValue != nil else {
             return .error(.badRequest, "the body must be one Segment event (a JSON object)")
         }
@@ -168,7 +167,7 @@ final class AdminAPI: Sendable {
 
     private func route(
         _ router: inout Router, _ method: HTTPMethod, _ pattern: String,
-        _ handler: @escaping @Sendable (HTTPRequest) throws(AdminFailure) -> AdminAnswer
+        _ handler: @escaping @Sendable (HTTPRequest) throws -> AdminAnswer
     ) {
         router.add(method, pattern, maxBodyBytes: Self.maximumBodyBytes) { [self] request, writer in
             guard self.isAuthorized(request) else {
@@ -179,8 +178,13 @@ final class AdminAPI: Sendable {
             }
             do {
                 writer.send(try handler(request).response)
+            } catch let failure as AdminFailure {
+                writer.send(failure.answer.response)
+            } catch let error as StoreError {
+                writer.send(AdminFailure(error).answer.response)
             } catch {
-                writer.send(error.answer.response)
+                self.logger.error("admin request failed: \(error)", metadata: ["path": "\(request.path)"])
+                writer.send(AdminAnswer.error(.internalServerError, "the admin request failed unexpectedly; see the server log").response)
             }
         }
     }
@@ -189,7 +193,9 @@ final class AdminAPI: Sendable {
         guard let header = request.headers["Authorization"], header.count > 7,
             header.prefix(7).lowercased() == "bearer "
         else { return false }
-        return ConstantTime.equals(Array(header.utf8.dropFirst(7)), Array(token.revealedValue.utf8))
+        // Digests have a fixed length, so the comparison time reveals nothing about the token.
+        return SegmentCrypto.constantTimeEqual(
+            SegmentCrypto.sha256(Array(header.utf8.dropFirst(7))), SegmentCrypto.sha256(Array(token.revealedValue.utf8)))
     }
 
     private static func jsonBody(_ request: HTTPRequest) throws(AdminFailure) -> JSONValue {
@@ -276,17 +282,5 @@ struct AdminFailure: Error {
 extension AdminFailure {
     init(_ error: StoreError) {
         self.init(.error(.serviceUnavailable, "the store could not answer: \(error.description)"))
-    }
-}
-
-enum ConstantTime {
-    /// Compares without an early exit, so timing does not reveal how much of a secret matched.
-    static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        return lhs.withUnsafeBytes { left in
-            rhs.withUnsafeBytes { right in
-                CRYPTO_memcmp(left.baseAddress, right.baseAddress, lhs.count) == 0
-            }
-        }
     }
 }
