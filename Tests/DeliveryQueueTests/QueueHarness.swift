@@ -113,3 +113,21 @@ extension QueueHarness {
         await queue.stop(gracePeriodSeconds: gracePeriodSeconds)
     }
 }
+
+extension QueueHarness {
+    /// Stores one request's worth of identifies in one durable step, as a Segment batch arrives.
+    func appendBurst(_ events: [(userID: String, traits: JSONValue)]) throws {
+        var incoming: [IncomingEvent] = []
+        for event in events {
+            let messageId = "burst-\(event.userID)-\(UUID().uuidString.prefix(8))"
+            let body = JSONSerializer.serialize(["type": "identify", "userId": .string(event.userID), "traits": event.traits])
+            incoming.append(.accepted(messageId: messageId, body: body, jobs: [
+                .delivery(mappingID: "update-profile", userID: event.userID, payload: event.traits),
+            ]))
+        }
+        let receipt = try store.appendAndWait(incoming)
+        guard receipt.acceptedCount == events.count else {
+            throw HarnessError("the store accepted \(receipt.acceptedCount) of \(events.count) events")
+        }
+    }
+}
