@@ -3,6 +3,7 @@ import EventStore
 import Foundation
 import JSONKit
 import Logging
+import Metrics
 
 /// What the queue needs from the Adobe Target client; `AdobeTargetClient` is the real one.
 public protocol ProfileUpdateSending: AnyObject, Sendable {
@@ -66,7 +67,7 @@ public final class DeliveryQueue: @unchecked Sendable {
     private let logger: Logger
     private let policy: OutcomePolicy
     private let rateLimiter: RateLimiter
-    private let metrics = DeliveryMetrics()
+    private let metrics: DeliveryMetrics
     /// Store calls block (SQLite, fsync); they run here, never on the cooperative pool.
     private let storeQueue = DispatchQueue(label: "DeliveryQueue.store", attributes: .concurrent)
     private let wakeStream: AsyncStream<Void>
@@ -107,7 +108,8 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     public init(
         configuration: DeliveryConfiguration, store: any EventStore, sender: any ProfileUpdateSending,
-        clock: DeliveryClock = .system, logger: Logger = Logger(label: "delivery")
+        clock: DeliveryClock = .system, logger: Logger = Logger(label: "delivery"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(DeliveryConfigurationError) {
         let problems = configuration.problems()
         guard problems.isEmpty else { throw DeliveryConfigurationError(problems: problems) }
@@ -117,6 +119,7 @@ public final class DeliveryQueue: @unchecked Sendable {
         self.clock = clock
         self.logger = logger
         policy = OutcomePolicy(configuration: configuration)
+        metrics = DeliveryMetrics(factory: metricsFactory)
         rateLimiter = RateLimiter(
             limit: configuration.rateLimitPerDay, windowSeconds: configuration.rateLimitWindowSeconds, store: store)
         (wakeStream, wakeContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -8,7 +8,7 @@ import Testing
 
 /// The queue with the real Adobe Target client, against the simulator over real HTTP on
 /// 127.0.0.1 and a real SQLite store.
-@Suite(.serialized, .enabled(if: RealHTTPServer.isAvailable), .timeLimit(.minutes(2)))
+@Suite(.serialized, .enabled(if: RealHTTPServer.isAvailable), .timeLimit(.minutes(10)))
 struct SimulatorDeliveryTests {
     /// Runs `body` with a simulator, a store and a queue, and takes them all down afterwards.
     func withQueue(
@@ -65,8 +65,12 @@ struct SimulatorDeliveryTests {
         }
     }
 
+    /// 200 users × 5 identifies by default; `DELIVERY_REPLAY_USERS=10000` replays the full
+    /// 10,000-user scenario of issue #5 and prints the figures.
     @Test func eachProfilesUpdatesArriveInAcceptanceOrderAndCoalesce() async throws {
-        let users = (0..<200).map { "visitor-\($0)" }
+        let userCount = ProcessInfo.processInfo.environment["DELIVERY_REPLAY_USERS"].flatMap(Int.init) ?? 200
+        let users = (0..<userCount).map { "visitor-\($0)" }
+        let started = Date()
         try await withQueue { harness, fixture, queue in
             // Bursts as Segment sends them: each request carries several identifies per user.
             for chunk in stride(from: 0, to: users.count, by: 25) {
@@ -80,7 +84,8 @@ struct SimulatorDeliveryTests {
                 queue.jobsAdded()
                 try await Task.sleep(nanoseconds: 20_000_000)
             }
-            #expect(try await eventually(timeout: 30) { try harness.store.stats().queueDepth == 0 })
+            #expect(try await eventually(timeout: 30 + Double(userCount) / 50) { try harness.store.stats().queueDepth == 0 })
+            let seconds = Date().timeIntervalSince(started)
             for user in users {
                 let sequences = fixture.acceptedUpdates(for: user).compactMap { $0["seq"].flatMap(Int.init) }
                 #expect(sequences == sequences.sorted() && sequences.last == 4, "\(user): \(sequences)")
@@ -88,6 +93,8 @@ struct SimulatorDeliveryTests {
             }
             let callsPerIdentify = Double(fixture.adobeCalls) / Double(users.count * 5)
             #expect(callsPerIdentify <= 0.5, "\(callsPerIdentify) Adobe calls per identify")
+            print("replay: \(users.count) users × 5 identifies delivered in \(seconds) s, \(fixture.adobeCalls) Adobe calls, "
+                + "\(callsPerIdentify) per identify, \(queue.stats.deliveries) updates")
             #expect(abs((queue.stats.adobeCallsPerDeliveredJob ?? 0) - callsPerIdentify) < 0.01)
         }
     }
