@@ -52,6 +52,23 @@ public struct DeliveryStats: Sendable, Equatable {
     public var lastStoreError: String?
 }
 
+/// One user's leased run of jobs as the queue holds it (possibly a tail of the leased group).
+struct LeasedRun: Sendable {
+    var userID: String
+    var jobs: [LeasedJob]
+    var leaseExpiresAt: Date
+
+    init(userID: String, jobs: [LeasedJob], leaseExpiresAt: Date) {
+        self.userID = userID
+        self.jobs = jobs
+        self.leaseExpiresAt = leaseExpiresAt
+    }
+
+    init(_ group: LeasedJobGroup) {
+        self.init(userID: group.userID, jobs: group.jobs, leaseExpiresAt: group.leaseExpiresAt)
+    }
+}
+
 /// Delivers stored jobs to Adobe Target: leases due jobs from the store, coalesces each user's
 /// run into one update, sends it with at most `concurrency` deliveries in flight, and records
 /// each outcome atomically (issue #5, interface §7 and §8).
@@ -90,6 +107,10 @@ public final class DeliveryQueue: @unchecked Sendable {
         var maintenance: Task<Void, Never>?
         var pause: Pause?
         var probeRequested = false
+        /// Runs refused with 401/403 or leased but not started when delivery paused. They keep
+        /// their lease (no attempt is spent) and go first when delivery resumes, if the lease
+        /// still has time; otherwise the store hands them out again when it expires.
+        var parked: [LeasedRun] = []
         var deliveredJobs = 0
         var deadLetteredJobs: [String: Int] = [:]
         var transientRetries = 0
@@ -243,7 +264,7 @@ public final class DeliveryQueue: @unchecked Sendable {
     /// unfinished, so one user's updates are never in flight twice.
     private func runDispatcher() async {
         var wakeups = wakeStream.makeAsyncIterator()
-        var buffer: [LeasedJobGroup] = []
+        var buffer: [LeasedRun] = []
         var next = 0
         await withDiscardingTaskGroup { group in
             while !isStopping && !Task.isCancelled {
@@ -254,16 +275,20 @@ public final class DeliveryQueue: @unchecked Sendable {
                 let now = clock.now()
 
                 if let probe = pauseAction(now: now) {
-                    // Leased runs that were waiting hold their lease until it expires; no
-                    // attempt is spent on them.
+                    park(Array(buffer[next...]))
                     buffer.removeAll()
                     next = 0
-                    if probe, let leased = await lease(now: now, limit: 1).first {
+                    if probe, let run = await probeRun(now: now) {
                         logger.info("delivery paused: trying one delivery in case the refusal was transient")
-                        startDelivery(leased, reservedCalls: 0, in: &group)
+                        startDelivery(run, reservedCalls: 0, in: &group)
                     }
                     await sleep(&wakeups, seconds: configuration.idlePollSeconds)
                     continue
+                }
+                let unparked = unpark()
+                if !unparked.isEmpty {
+                    buffer = unparked + buffer[next...]
+                    next = 0
                 }
 
                 if next == buffer.count {
@@ -298,7 +323,7 @@ public final class DeliveryQueue: @unchecked Sendable {
         }
     }
 
-    private func startDelivery(_ leased: LeasedJobGroup, reservedCalls: Int, in group: inout DiscardingTaskGroup) {
+    private func startDelivery(_ leased: LeasedRun, reservedCalls: Int, in group: inout DiscardingTaskGroup) {
         lock.withLock {
             state.inFlightDeliveries += 1
             state.inFlightJobs += leased.jobs.count
@@ -313,6 +338,29 @@ public final class DeliveryQueue: @unchecked Sendable {
             metrics.inFlight.record(inFlightDeliveries)
             wakeContinuation.yield()
         }
+    }
+
+    private func park(_ runs: [LeasedRun]) {
+        guard !runs.isEmpty else { return }
+        lock.withLock { state.parked.append(contentsOf: runs) }
+    }
+
+    private func unpark() -> [LeasedRun] {
+        lock.withLock {
+            let runs = state.parked
+            state.parked.removeAll()
+            return runs
+        }
+    }
+
+    /// The run to try while paused: a parked one whose lease still has time, else a new lease.
+    private func probeRun(now: Date) async -> LeasedRun? {
+        let parked: LeasedRun? = lock.withLock {
+            state.parked.removeAll { $0.leaseExpiresAt.timeIntervalSince(now) < configuration.minimumLeaseRemainingSeconds }
+            return state.parked.isEmpty ? nil : state.parked.removeFirst()
+        }
+        if let parked { return parked }
+        return await lease(now: now, limit: 1).first
     }
 
     /// `nil` when delivering; while paused, whether to probe now. Ends the pause when the
@@ -355,14 +403,14 @@ public final class DeliveryQueue: @unchecked Sendable {
         if rateLimiter.state.headroom >= configuration.callsPerDelivery { metrics.rateLimitWaiting.record(0) }
     }
 
-    private func lease(now: Date, limit: Int) async -> [LeasedJobGroup] {
+    private func lease(now: Date, limit: Int) async -> [LeasedRun] {
         do {
             let leaseSeconds = configuration.leaseSeconds
             let groups = try await onStore { [store] () throws(StoreError) in
                 try store.leaseDueJobs(now: now, limit: limit, leaseSeconds: leaseSeconds)
             }
             storeSucceeded()
-            return groups
+            return groups.map(LeasedRun.init)
         } catch {
             storeFailed(error, while: "leasing due jobs")
             try? await Task.sleep(nanoseconds: Self.nanoseconds(configuration.storeErrorRetrySeconds))
@@ -383,7 +431,7 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     // MARK: Delivering one user's run
 
-    private func process(_ leased: LeasedJobGroup, reservedCalls: Int) async {
+    private func process(_ leased: LeasedRun, reservedCalls: Int) async {
         var reservation = reservedCalls
         defer { if reservation > 0 { rateLimiter.settle(reserved: reservation, used: 0) } }
 
@@ -407,6 +455,7 @@ public final class DeliveryQueue: @unchecked Sendable {
             await record(outcomes, jobs: deliverable, userID: leased.userID)
         case .pause(let reason):
             logFailure("delivery paused", reason: reason, jobs: deliverable, userID: leased.userID)
+            park([LeasedRun(userID: leased.userID, jobs: deliverable, leaseExpiresAt: leased.leaseExpiresAt)])
         case .deliverIndividually:
             logger.info("a coalesced update could not be built; delivering its jobs one by one",
                         metadata: ["jobs": "\(deliverable.count)"])
@@ -417,6 +466,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                                                                   remainingJobs: remaining)
                 else {
                     logFailure("delivery paused", reason: pauseReason ?? "", jobs: remaining, userID: leased.userID)
+                    park([LeasedRun(userID: leased.userID, jobs: remaining, leaseExpiresAt: leased.leaseExpiresAt)])
                     return
                 }
                 await record(outcomes, jobs: remaining, userID: leased.userID)

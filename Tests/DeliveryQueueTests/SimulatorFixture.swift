@@ -53,10 +53,11 @@ final class SimulatorFixture: @unchecked Sendable {
         simulator.shutdown()
     }
 
-    /// The updates the simulator accepted for `userID`, in arrival order, as attribute maps.
-    func acceptedUpdates(for userID: String) -> [[String: String]] {
-        simulator.receivedUpdates.compactMap { record -> (String, [String: String])? in
-            guard record.status == 200, let query = record.target.split(separator: "?", maxSplits: 1).last else { return nil }
+    /// The updates the simulator accepted, per user in arrival order, as attribute maps.
+    func acceptedUpdatesByUser() -> [String: [[String: String]]] {
+        var updates: [String: [[String: String]]] = [:]
+        for record in simulator.receivedUpdates where record.status == 200 {
+            guard let query = record.target.split(separator: "?", maxSplits: 1).last else { continue }
             var user: String?
             var attributes: [String: String] = [:]
             for pair in query.split(separator: "&") {
@@ -69,11 +70,13 @@ final class SimulatorFixture: @unchecked Sendable {
                     attributes[String(name.dropFirst("profile.".count))] = value
                 }
             }
-            guard let user else { return nil }
-            return (user, attributes)
+            if let user { updates[user, default: []].append(attributes) }
         }
-        .filter { $0.0 == userID }
-        .map(\.1)
+        return updates
+    }
+
+    func acceptedUpdates(for userID: String) -> [[String: String]] {
+        acceptedUpdatesByUser()[userID] ?? []
     }
 
     var adobeCalls: Int {
