@@ -61,6 +61,26 @@ public struct DeliveryConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// The `delivery.*` settings of the config file, with Adobe's request timeout; the schedule
+    /// constants keep their defaults. The lease grows with the timeout so that it stays well
+    /// above the longest delivery.
+    public init(
+        concurrency: Int, maxBackoffSeconds: Double, maxAgeSeconds: Double, profileNotFoundRetrySeconds: Double,
+        rateLimitPerDay: Int, adobeRequestTimeoutSeconds: Double
+    ) {
+        self.concurrency = concurrency
+        self.maxBackoffSeconds = maxBackoffSeconds
+        self.maxAgeSeconds = maxAgeSeconds
+        self.profileNotFoundRetrySeconds = profileNotFoundRetrySeconds
+        self.rateLimitPerDay = rateLimitPerDay
+        self.adobeRequestTimeoutSeconds = adobeRequestTimeoutSeconds
+        leaseSeconds = max(300, adobeRequestTimeoutSeconds * Double(callsPerDelivery) * 10)
+        // A short PNF window still gets a few lookups.
+        profileNotFoundInitialDelaySeconds = min(60, max(profileNotFoundRetrySeconds / 10, 1))
+        profileNotFoundMaxDelaySeconds = max(profileNotFoundInitialDelaySeconds, min(600, profileNotFoundRetrySeconds / 4))
+        initialBackoffSeconds = min(1, maxBackoffSeconds)
+    }
+
     /// The lease time a delivery must still have before it starts: every request may time out.
     public var minimumLeaseRemainingSeconds: Double {
         adobeRequestTimeoutSeconds * Double(max(callsPerDelivery, 1)) + 1

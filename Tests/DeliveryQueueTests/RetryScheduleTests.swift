@@ -75,3 +75,25 @@ import Testing
         #expect(problems.contains { $0.hasPrefix("leaseSeconds") && $0.contains("adobeRequestTimeoutSeconds") })
     }
 }
+
+@Suite struct DeliveryConfigurationTests {
+    @Test func theAppsSettingsMakeAValidConfiguration() {
+        let configuration = DeliveryConfiguration(
+            concurrency: 8, maxBackoffSeconds: 60, maxAgeSeconds: 14_400, profileNotFoundRetrySeconds: 7_200,
+            rateLimitPerDay: 1_000_000, adobeRequestTimeoutSeconds: 10)
+        #expect(configuration.problems().isEmpty)
+        #expect(configuration.leaseSeconds == 300)
+        #expect(configuration.profileNotFoundInitialDelaySeconds == 60)
+        #expect(configuration.profileNotFoundMaxDelaySeconds == 600)
+
+        // A slow Adobe timeout lengthens the lease; a short PNF window shortens its delays.
+        let slow = DeliveryConfiguration(
+            concurrency: 2, maxBackoffSeconds: 0.5, maxAgeSeconds: 60, profileNotFoundRetrySeconds: 40,
+            rateLimitPerDay: 10, adobeRequestTimeoutSeconds: 60)
+        #expect(slow.problems().isEmpty)
+        #expect(slow.leaseSeconds == 1_200)
+        #expect(slow.profileNotFoundInitialDelaySeconds == 4)
+        #expect(slow.profileNotFoundMaxDelaySeconds == 10)
+        #expect(slow.initialBackoffSeconds == 0.5)
+    }
+}
