@@ -170,7 +170,9 @@ public final class DeliveryQueue: @unchecked Sendable {
     /// hands them out again at its next open.
     public func stop(gracePeriodSeconds: Double = 10) async {
         let tasks: (Task<Void, Never>, Task<Void, Never>)? = lock.withLock {
-            guard state.lifecycle == .running, let dispatcher = state.dispatcher, let maintenance = state.maintenance
+            // A second caller during a stop waits for the same tasks.
+            guard state.lifecycle == .running || state.lifecycle == .stopping,
+                  let dispatcher = state.dispatcher, let maintenance = state.maintenance
             else {
                 state.lifecycle = .stopped
                 return nil
