@@ -52,6 +52,38 @@ public struct DeliveryStats: Sendable, Equatable {
     public var lastStoreError: String?
 }
 
+extension DeliveryStats {
+    /// The statistics as the admin API shows them (no user IDs, no secrets).
+    public var jsonValue: JSONValue {
+        func number(_ value: Int) -> JSONValue { .number(Double(value)) }
+        var dead = JSONObject()
+        for reason in deadLetteredJobs.keys.sorted() { dead[reason] = number(deadLetteredJobs[reason]!) }
+        return .object(JSONObject([
+            ("running", .bool(isRunning)),
+            ("paused", .bool(isPaused)),
+            ("pauseReason", pauseReason.map(JSONValue.string) ?? .null),
+            ("deliveredJobs", number(deliveredJobs)),
+            ("deadLetteredJobs", .object(dead)),
+            ("transientRetries", number(transientRetries)),
+            ("profileNotFoundRetries", number(profileNotFoundRetries)),
+            ("deliveries", number(deliveries)),
+            ("adobeCalls", number(adobeCalls)),
+            ("adobeCallsPerDeliveredJob", adobeCallsPerDeliveredJob.map(JSONValue.number) ?? .null),
+            ("lookupCacheHitRatio", lookupCacheHitRatio.map(JSONValue.number) ?? .null),
+            ("inFlightDeliveries", number(inFlightDeliveries)),
+            ("inFlightJobs", number(inFlightJobs)),
+            ("rateLimit", .object(JSONObject([
+                ("limit", number(rateLimit.limit)),
+                ("windowSeconds", .number(rateLimit.windowSeconds)),
+                ("usedInWindow", number(rateLimit.usedInWindow)),
+                ("headroom", number(rateLimit.headroom)),
+                ("waiting", .bool(rateLimit.isWaiting)),
+            ]))),
+            ("lastStoreError", lastStoreError.map(JSONValue.string) ?? .null),
+        ]))
+    }
+}
+
 /// One user's leased run of jobs as the queue holds it (possibly a tail of the leased group).
 struct LeasedRun: Sendable {
     var userID: String
@@ -228,7 +260,7 @@ public final class DeliveryQueue: @unchecked Sendable {
     }
 
     /// Tells the queue that new jobs were stored, so that it does not wait for its next poll.
-    public func jobsAdded() {
+    public func notifyJobsAdded() {
         wakeContinuation.yield()
     }
 

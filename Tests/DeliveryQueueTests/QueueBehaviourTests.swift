@@ -49,7 +49,7 @@ import Testing
                 for user in users.shuffled() {
                     try harness.append(userID: user, traits: ["wave": .number(Double(wave)), "user": .string(user)])
                 }
-                queue.jobsAdded()
+                queue.notifyJobsAdded()
                 try await Task.sleep(nanoseconds: 15_000_000)
             }
             #expect(try await eventually { try harness.store.stats().queueDepth == 0 })

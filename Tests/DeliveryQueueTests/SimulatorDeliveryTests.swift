@@ -27,7 +27,7 @@ struct SimulatorDeliveryTests {
             for round in 0..<3 {
                 try harness.appendBurst((0..<20).map { (userID: "user \($0)", traits: ["plan": .string("plan-\(round)"), "city": "New York City"]) })
             }
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.store.stats().queueDepth == 0 })
             for user in 0..<20 {
                 let profile = fixture.simulator.profileAttributes(thirdPartyID: "user \(user)")
@@ -47,7 +47,7 @@ struct SimulatorDeliveryTests {
             let users = (0..<30).map { "user-\($0)" }
             for round in 0..<3 {
                 try harness.appendBurst(users.map { (userID: $0, traits: ["round": .number(Double(round)), "user": .string($0)]) })
-                queue.jobsAdded()
+                queue.notifyJobsAdded()
                 try await Task.sleep(nanoseconds: 150_000_000)
             }
             try await Task.sleep(nanoseconds: 500_000_000)
@@ -83,7 +83,7 @@ struct SimulatorDeliveryTests {
                     }
                 }
                 try harness.appendBurst(burst)
-                queue.jobsAdded()
+                queue.notifyJobsAdded()
                 try await Task.sleep(nanoseconds: 20_000_000)
             }
             #expect(try await eventually(timeout: 30 + Double(userCount) / 50) { try harness.store.stats().queueDepth == 0 })
@@ -106,7 +106,7 @@ struct SimulatorDeliveryTests {
         let fixture = try SimulatorFixture(requiredToken: "fresh-token", clientToken: "expired-token")
         try await withQueue(fixture: fixture) { harness, fixture, queue in
             try harness.appendBurst((0..<5).map { (userID: "user-\($0)", traits: ["plan": "gold"]) })
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(await eventually { queue.pauseReason != nil })
             #expect(queue.pauseReason?.contains("401") == true)
             #expect(queue.pauseReason?.contains("expired-token") == false)
@@ -131,7 +131,7 @@ struct SimulatorDeliveryTests {
         let fixture = try SimulatorFixture(profileCreation: .never)
         try await withQueue(configuration, fixture: fixture) { harness, fixture, queue in
             let sequence = try harness.append(userID: "ghost", traits: ["plan": "gold"])
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.job(forEvent: sequence).state == .dead })
             let dead = try harness.store.deadLetters(limit: 10, offset: 0)
             #expect(dead.first?.reason == .profileNotFound)
@@ -145,7 +145,7 @@ struct SimulatorDeliveryTests {
         let fixture = try SimulatorFixture(profileCreation: .afterFirstLookup(seconds: 0.5))
         try await withQueue(fixture: fixture) { harness, fixture, queue in
             let sequence = try harness.append(userID: "newcomer", traits: ["plan": "gold"])
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.job(forEvent: sequence).state == .delivered })
             #expect(fixture.simulator.statistics.profilesNotFound >= 1)
             #expect(queue.stats.profileNotFoundRetries >= 1)
@@ -157,7 +157,7 @@ struct SimulatorDeliveryTests {
         try await withQueue { harness, fixture, queue in
             fixture.simulator.addFault(.init(.status(400, retryAfter: nil, body: #"{"message":"bad attribute"}"#), endpoint: .update))
             let sequence = try harness.append(userID: "user-1", traits: ["plan": "gold"])
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.job(forEvent: sequence).state == .dead })
             let dead = try harness.store.deadLetters(limit: 10, offset: 0)
             #expect(dead.first?.reason == .adobeRejected)
@@ -175,7 +175,7 @@ struct SimulatorDeliveryTests {
             ])
             let sequence = try harness.append(userID: "user-1", traits: ["plan": "gold"])
             let started = Date()
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.job(forEvent: sequence).state == .delivered })
             // The hang costs the 1 s timeout, the 429 asks for another second.
             #expect(Date().timeIntervalSince(started) >= 1.9)
@@ -190,7 +190,7 @@ struct SimulatorDeliveryTests {
         try await withQueue(configuration) { harness, fixture, queue in
             fixture.simulator.addFault(.init(.status(502, retryAfter: nil, body: "upstream down")))
             let sequence = try harness.append(userID: "user-1", traits: ["plan": "gold"])
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(try await eventually { try harness.job(forEvent: sequence).state == .dead })
             let dead = try harness.store.deadLetters(limit: 10, offset: 0)
             #expect(dead.first?.reason == .expired)
@@ -205,7 +205,7 @@ struct SimulatorDeliveryTests {
         configuration.concurrency = 1
         try await withQueue(configuration) { harness, fixture, queue in
             try harness.appendBurst((0..<5).map { (userID: "user-\($0)", traits: ["plan": "gold"]) })
-            queue.jobsAdded()
+            queue.notifyJobsAdded()
             #expect(await eventually { queue.stats.deliveredJobs == 3 })
             try await Task.sleep(nanoseconds: 300_000_000)
             #expect(fixture.adobeCalls == 6)
