@@ -1,62 +1,66 @@
-/// Why a JSON text was refused, with the byte offset where the problem was found.
-public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Reason: Equatable, Sendable {
-        case unexpectedEnd
-        case unexpectedByte(UInt8)
-        case invalidNumber
-        case invalidString
-        case invalidUTF8
-        case tooDeep(limit: Int)
-        case trailingData
-    }
-
-    public var reason: Reason
-    public var offset: Int
-
-    public init(_ reason: Reason, at offset: Int) {
-        self.reason = reason
-        self.offset = offset
-    }
-
-    public var description: String {
-        switch reason {
-        case .unexpectedEnd: return "JSON ends early at byte \(offset); send the complete document"
-        case .unexpectedByte(let byte):
-            return "unexpected character '\(Character(Unicode.Scalar(byte)))' at byte \(offset)"
-        case .invalidNumber: return "invalid number at byte \(offset)"
-        case .invalidString: return "invalid string escape or control character at byte \(offset)"
-        case .invalidUTF8: return "invalid UTF-8 at byte \(offset)"
-        case .tooDeep(let limit): return "JSON nested deeper than \(limit) levels at byte \(offset)"
-        case .trailingData: return "unexpected data after the JSON value at byte \(offset)"
-        }
-    }
-}
-
-/// Parses JSON text into `JSONValue`, keeping object key order.
+/// Parses JSON text (RFC 8259, as `JSON.parse` accepts it) into `JSONValue`, keeping object
+/// key order.
 ///
-/// PLACEHOLDER: a straightforward recursive-descent parser so that other modules can be
-/// built against the API; the JSONKit work replaces it with the fast implementation.
+/// Behaviour, matching JavaScript's `JSON.parse` where JSON allows a choice:
+/// - Duplicate keys: the last value wins, at the position of the first occurrence.
+/// - Numbers become doubles rounded exactly as `Number(text)` rounds them; a number too
+///   large for a double becomes ±infinity (which `JSONSerializer` writes as `null`, as JS does).
+/// - A lone surrogate escape (`"\ud800"`) is accepted, as JS accepts it, but Swift strings
+///   cannot hold one, so it becomes U+FFFD (the replacement character).
+/// - A leading byte order mark is refused, as `JSON.parse` refuses U+FEFF.
+///
+/// Limits, each reported as a `JSONParseError` (never a crash): nesting depth
+/// (`maximumDepth`, checked without recursion), number length (`maximumNumberLength`),
+/// well-formed UTF-8 in strings (no overlong forms, no encoded surrogates), no raw control
+/// characters in strings, and nothing but whitespace after the value.
 public struct JSONParser: Sendable {
     public static let defaultMaximumDepth = 512
+    public static let defaultMaximumNumberLength = 1000
 
+    /// How many arrays/objects may be open at once.
     public var maximumDepth: Int
+    /// How many characters one number may have (sign, digits, dot and exponent included).
+    public var maximumNumberLength: Int
 
-    public init(maximumDepth: Int = JSONParser.defaultMaximumDepth) {
+    public init(
+        maximumDepth: Int = JSONParser.defaultMaximumDepth,
+        maximumNumberLength: Int = JSONParser.defaultMaximumNumberLength
+    ) {
         self.maximumDepth = maximumDepth
+        self.maximumNumberLength = maximumNumberLength
     }
 
+    /// Parses UTF-8 bytes held in contiguous memory.
+    public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
+        var reader = Reader(
+            base: buffer.baseAddress, count: buffer.count,
+            maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
+        return try reader.parseDocument()
+    }
+
+    public func parse(_ buffer: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+        try parse(buffer.assumingMemoryBound(to: UInt8.self))
+    }
+
+    public func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in try parse(buffer) }
+    }
+
+    /// Parses any collection of UTF-8 bytes (`Data`, `ArraySlice`, …); contiguous ones are
+    /// read in place.
     public func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
-        let array = Array(bytes)
-        var reader = Reader(bytes: array, maximumDepth: maximumDepth)
-        reader.skipWhitespace()
-        let value = try reader.parseValue(depth: 0)
-        reader.skipWhitespace()
-        if reader.index != array.count { throw JSONParseError(.trailingData, at: reader.index) }
-        return value
+        let result = bytes.withContiguousStorageIfAvailable { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer) }
+        }
+        if let result { return try result.get() }
+        return try parse(Array(bytes))
     }
 
     public func parse(_ text: String) throws(JSONParseError) -> JSONValue {
-        try parse(Array(text.utf8))
+        var text = text
+        return try text.withUTF8 { buffer in
+            Result { () throws(JSONParseError) -> JSONValue in try parse(buffer) }
+        }.get()
     }
 }
 
@@ -71,188 +75,538 @@ extension JSONValue {
     }
 }
 
-private struct Reader {
-    let bytes: [UInt8]
+// MARK: - The reader
+
+private let quote = UInt8(ascii: "\"")
+private let backslash = UInt8(ascii: "\\")
+
+/// A key of an object still open, with a cheap summary of its bytes so that duplicate
+/// detection compares strings only when the summaries match.
+private struct PendingKey {
+    var string: String
+    var fingerprint: UInt64
+}
+
+private struct Frame {
+    var valueStart: Int
+    var keyStart: Int
+    var isObject: Bool
+}
+
+/// One parse over one buffer. Arrays and objects are parsed with an explicit stack of open
+/// containers rather than recursion, so depth is bounded by `maximumDepth` alone, not by the
+/// calling thread's stack size.
+private struct Reader: ~Copyable {
+    let base: UnsafePointer<UInt8>
+    let count: Int
     let maximumDepth: Int
-    var index = 0
+    let maximumNumberLength: Int
+    var position = 0
 
-    init(bytes: [UInt8], maximumDepth: Int) {
-        self.bytes = bytes
+    var frames = ScratchStack<Frame>()
+    var values = ScratchStack<JSONValue>()
+    var keys = ScratchStack<PendingKey>()
+    /// Decoded bytes of the string being read, used only when it has escapes.
+    var unescaped = ScratchStack<UInt8>()
+
+    init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
+        // An empty buffer may have no address; any valid pointer will do as nothing is read.
+        self.base = base ?? UnsafePointer(bitPattern: 1).unsafelyUnwrapped
+        self.count = base == nil ? 0 : count
         self.maximumDepth = maximumDepth
+        self.maximumNumberLength = maximumNumberLength
     }
 
-    mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0x20, 0x09, 0x0A, 0x0D: index += 1
-            default: return
-            }
+    // MARK: Structure
+
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        if count >= 3, base[0] == 0xEF, base[1] == 0xBB, base[2] == 0xBF {
+            throw JSONParseError(.byteOrderMark, at: 0)
         }
-    }
-
-    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-        switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
-        case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
-        default: throw JSONParseError(.unexpectedByte(bytes[index]), at: index)
-        }
-    }
-
-    mutating func expect(_ word: StaticString) throws(JSONParseError) {
-        let count = word.utf8CodeUnitCount
-        for offset in 0..<count {
-            guard index + offset < bytes.count else { throw JSONParseError(.unexpectedEnd, at: bytes.count) }
-            if bytes[index + offset] != word.utf8Start[offset] {
-                throw JSONParseError(.unexpectedByte(bytes[index + offset]), at: index + offset)
-            }
-        }
-        index += count
-    }
-
-    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
-        if depth > maximumDepth { throw JSONParseError(.tooDeep(limit: maximumDepth), at: index) }
-        index += 1
-        var object = JSONObject()
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
         while true {
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw JSONParseError(.unexpectedByte(bytes[index]), at: index) }
-            let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-            guard bytes[index] == UInt8(ascii: ":") else { throw JSONParseError(.unexpectedByte(bytes[index]), at: index) }
-            index += 1
-            skipWhitespace()
-            object[key] = try parseValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
-            throw JSONParseError(.unexpectedByte(bytes[index]), at: index)
-        }
-    }
-
-    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        if depth > maximumDepth { throw JSONParseError(.tooDeep(limit: maximumDepth), at: index) }
-        index += 1
-        var array: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
-        while true {
-            skipWhitespace()
-            array.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
-            throw JSONParseError(.unexpectedByte(bytes[index]), at: index)
-        }
-    }
-
-    mutating func parseNumber() throws(JSONParseError) -> Double {
-        let start = index
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"),
-                UInt8(ascii: "+"), UInt8(ascii: "-"):
-                index += 1
-            default:
-                break
-            }
-            if index < bytes.count, !"0123456789.eE+-".utf8.contains(bytes[index]) { break }
-        }
-        guard let text = String(validating: bytes[start..<index], as: UTF8.self), let value = Double(text) else {
-            throw JSONParseError(.invalidNumber, at: start)
-        }
-        return value
-    }
-
-    mutating func parseString() throws(JSONParseError) -> String {
-        let start = index
-        index += 1
-        var scalars = String.UnicodeScalarView()
-        var plainStart = index
-        var plain: [UInt8] = []
-        while true {
-            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                plain.append(contentsOf: bytes[plainStart..<index])
-                index += 1
-                break
-            }
-            if byte < 0x20 { throw JSONParseError(.invalidString, at: index) }
-            if byte == UInt8(ascii: "\\") {
-                plain.append(contentsOf: bytes[plainStart..<index])
-                index += 1
-                guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, at: index) }
-                let escape = bytes[index]
-                index += 1
-                switch escape {
-                case UInt8(ascii: "\""): plain.append(0x22)
-                case UInt8(ascii: "\\"): plain.append(0x5C)
-                case UInt8(ascii: "/"): plain.append(0x2F)
-                case UInt8(ascii: "b"): plain.append(0x08)
-                case UInt8(ascii: "f"): plain.append(0x0C)
-                case UInt8(ascii: "n"): plain.append(0x0A)
-                case UInt8(ascii: "r"): plain.append(0x0D)
-                case UInt8(ascii: "t"): plain.append(0x09)
-                case UInt8(ascii: "u"):
-                    var unit = try readHex4()
-                    if (0xD800...0xDBFF).contains(unit), index + 1 < bytes.count,
-                        bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-                    {
-                        let save = index
-                        index += 2
-                        let low = try readHex4()
-                        if (0xDC00...0xDFFF).contains(low) {
-                            unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            index = save
-                        }
-                    }
-                    let scalar = Unicode.Scalar(unit) ?? "\u{FFFD}"
-                    plain.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default:
-                    throw JSONParseError(.invalidString, at: index - 1)
+            // A value starts here.
+            guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
+            var value: JSONValue
+            let byte = base[position]
+            switch byte {
+            case UInt8(ascii: "{"):
+                try checkDepth()
+                position += 1
+                skipWhitespace()
+                if position < count, base[position] == UInt8(ascii: "}") {
+                    position += 1
+                    value = .object(JSONObject())
+                } else {
+                    frames.push(Frame(valueStart: values.count, keyStart: keys.count, isObject: true))
+                    try readKeyAndColon()
+                    continue
                 }
-                plainStart = index
+            case UInt8(ascii: "["):
+                try checkDepth()
+                position += 1
+                skipWhitespace()
+                if position < count, base[position] == UInt8(ascii: "]") {
+                    position += 1
+                    value = .array([])
+                } else {
+                    frames.push(Frame(valueStart: values.count, keyStart: keys.count, isObject: false))
+                    continue
+                }
+            case quote:
+                value = .string(try readString().string)
+            case UInt8(ascii: "t"):
+                try expectLiteral("true")
+                value = .bool(true)
+            case UInt8(ascii: "f"):
+                try expectLiteral("false")
+                value = .bool(false)
+            case UInt8(ascii: "n"):
+                try expectLiteral("null")
+                value = .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                value = .number(try readNumber())
+            default:
+                throw JSONParseError(.unexpectedByte(byte), at: position)
+            }
+
+            // A value ended: add it to the open container, closing containers as they end.
+            while true {
+                guard frames.count > 0 else {
+                    skipWhitespace()
+                    if position != count { throw JSONParseError(.trailingData, at: position) }
+                    return value
+                }
+                let frame = frames[frames.count - 1]
+                values.push(value)
+                skipWhitespace()
+                guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
+                let next = base[position]
+                position += 1
+                if next == UInt8(ascii: ",") {
+                    skipWhitespace()
+                    if frame.isObject { try readKeyAndColon() }
+                    break
+                }
+                if frame.isObject, next == UInt8(ascii: "}") {
+                    value = .object(closeObject(frame))
+                } else if !frame.isObject, next == UInt8(ascii: "]") {
+                    value = .array(values.popArray(from: frame.valueStart))
+                } else {
+                    throw JSONParseError(.unexpectedByte(next), at: position - 1)
+                }
+                _ = frames.detachTail(from: frames.count - 1)
+            }
+        }
+    }
+
+    @inline(__always)
+    func checkDepth() throws(JSONParseError) {
+        if frames.count >= maximumDepth {
+            throw JSONParseError(.tooDeep(limit: maximumDepth), at: position)
+        }
+    }
+
+    @inline(__always)
+    mutating func skipWhitespace() {
+        while position < count {
+            let byte = base[position]
+            // Every byte that can follow whitespace in valid JSON is above 0x20.
+            if byte > 0x20 { return }
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            position += 1
+            if byte == 0x0A { skipIndentation() }
+        }
+    }
+
+    /// Pretty-printed documents indent each line; skip the spaces eight at a time.
+    @inline(__always)
+    mutating func skipIndentation() {
+        #if _endian(little)
+        while position &+ 8 <= count,
+            UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020
+        {
+            position &+= 8
+        }
+        #endif
+    }
+
+    /// Reads `"key"` and `:` with the whitespace around them, leaving `position` at the value.
+    mutating func readKeyAndColon() throws(JSONParseError) {
+        guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
+        guard base[position] == quote else {
+            throw JSONParseError(.unexpectedByte(base[position]), at: position)
+        }
+        let key = try readString()
+        keys.push(PendingKey(string: key.string, fingerprint: key.fingerprint))
+        skipWhitespace()
+        guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
+        guard base[position] == UInt8(ascii: ":") else {
+            throw JSONParseError(.unexpectedByte(base[position]), at: position)
+        }
+        position += 1
+        skipWhitespace()
+    }
+
+    mutating func closeObject(_ frame: Frame) -> JSONObject {
+        let length = keys.count - frame.keyStart
+        let keyBase = keys.detachTail(from: frame.keyStart)
+        let valueBase = values.detachTail(from: frame.valueStart)
+
+        var unique = length <= JSONObject.indexThreshold
+        if unique {
+            search: for later in 1..<max(length, 1) {
+                for earlier in 0..<later where keyBase[earlier].fingerprint == keyBase[later].fingerprint {
+                    if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
+                        unique = false
+                        break search
+                    }
+                }
+            }
+        }
+        if unique {
+            // Built by appending, which is fully specialised (see `ScratchStack.popArray`).
+            var entries: [JSONObject.Member] = []
+            entries.reserveCapacity(length)
+            for offset in 0..<length {
+                entries.append(JSONObject.Member(key: (keyBase + offset).move().string, value: (valueBase + offset).move()))
+            }
+            return JSONObject(uniqueEntries: entries)
+        }
+        // Duplicate keys, or an object large enough to deserve a hash index: insert one by
+        // one, which keeps the first position and the last value of a repeated key.
+        var object = JSONObject()
+        for offset in 0..<length {
+            object.updateValue((valueBase + offset).move(), forKey: (keyBase + offset).move().string)
+        }
+        return object
+    }
+
+    // MARK: Literals
+
+    mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {
+        let length = word.utf8CodeUnitCount
+        let expected = word.utf8Start
+        for offset in 0..<length {
+            guard position + offset < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            let byte = base[position + offset]
+            if byte != expected[offset] { throw JSONParseError(.unexpectedByte(byte), at: position + offset) }
+        }
+        position += length
+    }
+
+    // MARK: Strings
+
+    /// Reads a string starting at its opening quote.
+    mutating func readString() throws(JSONParseError) -> (string: String, fingerprint: UInt64) {
+        let start = position + 1
+        var index = start
+        while true {
+            index = firstSpecialByte(from: index)
+            guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            let byte = base[index]
+            if byte == quote {
+                position = index + 1
+                return makeString(base + start, count: index - start)
+            }
+            if byte == backslash {
+                return try readEscapedString(start: start, firstEscape: index)
+            }
+            if byte < 0x20 { throw JSONParseError(.controlCharacterInString(byte), at: index) }
+            index += try validateUTF8Sequence(at: index)
+        }
+    }
+
+    /// The slow path of `readString`, for strings with escapes: decodes into `unescaped`.
+    mutating func readEscapedString(start: Int, firstEscape: Int) throws(JSONParseError)
+        -> (string: String, fingerprint: UInt64)
+    {
+        unescaped.removeAll()
+        unescaped.append(base + start, count: firstEscape - start)
+        var index = firstEscape
+        var runStart = index
+        while true {
+            index = firstSpecialByte(from: index)
+            guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            let byte = base[index]
+            if byte == quote {
+                unescaped.append(base + runStart, count: index - runStart)
+                position = index + 1
+                return makeString(unescaped.base, count: unescaped.count)
+            }
+            if byte == backslash {
+                unescaped.append(base + runStart, count: index - runStart)
+                index = try decodeEscape(at: index)
+                runStart = index
                 continue
             }
-            index += 1
+            if byte < 0x20 { throw JSONParseError(.controlCharacterInString(byte), at: index) }
+            index += try validateUTF8Sequence(at: index)
         }
-        _ = scalars
-        guard let string = String(validating: plain, as: UTF8.self) else {
-            throw JSONParseError(.invalidUTF8, at: start)
-        }
-        scalars = string.unicodeScalars
-        return string
     }
 
-    mutating func readHex4() throws(JSONParseError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw JSONParseError(.unexpectedEnd, at: bytes.count) }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw JSONParseError(.invalidString, at: index)
+    /// Decodes the escape at `index` (a backslash) into `unescaped`; returns the index after it.
+    mutating func decodeEscape(at index: Int) throws(JSONParseError) -> Int {
+        guard index + 1 < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+        let decoded: UInt8
+        switch base[index + 1] {
+        case quote: decoded = quote
+        case backslash: decoded = backslash
+        case UInt8(ascii: "/"): decoded = UInt8(ascii: "/")
+        case UInt8(ascii: "b"): decoded = 0x08
+        case UInt8(ascii: "f"): decoded = 0x0C
+        case UInt8(ascii: "n"): decoded = 0x0A
+        case UInt8(ascii: "r"): decoded = 0x0D
+        case UInt8(ascii: "t"): decoded = 0x09
+        case UInt8(ascii: "u"):
+            var unit = try readHex4(at: index + 2)
+            var next = index + 6
+            if (0xD800...0xDBFF).contains(unit) {
+                // A high surrogate pairs with an immediately following low-surrogate escape;
+                // anything else leaves it lone, and a lone surrogate becomes U+FFFD.
+                if next + 1 < count, base[next] == backslash, base[next + 1] == UInt8(ascii: "u"),
+                    let low = try? readHex4(at: next + 2), (0xDC00...0xDFFF).contains(low)
+                {
+                    unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    next += 6
+                } else {
+                    unit = 0xFFFD
+                }
+            } else if (0xDC00...0xDFFF).contains(unit) {
+                unit = 0xFFFD
             }
-            value = value << 4 | digit
-            index += 1
+            appendUTF8(unit)
+            return next
+        default:
+            throw JSONParseError(.invalidString, at: index)
+        }
+        var byte = decoded
+        unescaped.append(&byte, count: 1)
+        return index + 2
+    }
+
+    func readHex4(at index: Int) throws(JSONParseError) -> UInt32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            guard index + offset < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            let byte = base[index + offset]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw JSONParseError(.invalidString, at: index + offset)
+            }
+            value = value << 4 | UInt32(digit)
         }
         return value
     }
+
+    mutating func appendUTF8(_ scalar: UInt32) {
+        var bytes: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+        let length: Int
+        switch scalar {
+        case 0..<0x80:
+            bytes.0 = UInt8(scalar)
+            length = 1
+        case 0x80..<0x800:
+            bytes.0 = UInt8(0xC0 | scalar >> 6)
+            bytes.1 = UInt8(0x80 | scalar & 0x3F)
+            length = 2
+        case 0x800..<0x10000:
+            bytes.0 = UInt8(0xE0 | scalar >> 12)
+            bytes.1 = UInt8(0x80 | scalar >> 6 & 0x3F)
+            bytes.2 = UInt8(0x80 | scalar & 0x3F)
+            length = 3
+        default:
+            bytes.0 = UInt8(0xF0 | scalar >> 18)
+            bytes.1 = UInt8(0x80 | scalar >> 12 & 0x3F)
+            bytes.2 = UInt8(0x80 | scalar >> 6 & 0x3F)
+            bytes.3 = UInt8(0x80 | scalar & 0x3F)
+            length = 4
+        }
+        withUnsafeBytes(of: &bytes) { raw in
+            unescaped.append(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: length)
+        }
+    }
+
+    /// The index of the first byte at or after `index` that ends the plain run of a string:
+    /// a quote, a backslash, a control character or a non-ASCII byte; `count` if none.
+    @inline(__always)
+    func firstSpecialByte(from index: Int) -> Int {
+        var index = index
+        #if _endian(little)
+        // Eight bytes at a time: each test sets the high bit of the bytes it matches, and the
+        // lowest flagged byte is exact (false positives can only appear above a real match).
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        while index &+ 8 <= count {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            let quotes = word ^ (ones &* UInt64(quote))
+            let backslashes = word ^ (ones &* UInt64(backslash))
+            let matches = ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
+                | ((word &- ones &* 0x20) & ~word) | word
+            let flagged = matches & highBits
+            if flagged != 0 { return index &+ flagged.trailingZeroBitCount &>> 3 }
+            index &+= 8
+        }
+        #endif
+        while index < count {
+            let byte = base[index]
+            if byte == quote || byte == backslash || byte < 0x20 || byte >= 0x80 { return index }
+            index += 1
+        }
+        return count
+    }
+
+    /// Checks the multi-byte UTF-8 sequence starting at `index` (Unicode table 3-7: no overlong
+    /// forms, no surrogates, nothing above U+10FFFF); returns its length.
+    func validateUTF8Sequence(at index: Int) throws(JSONParseError) -> Int {
+        let lead = base[index]
+        let length: Int
+        var secondLow: UInt8 = 0x80
+        var secondHigh: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondLow = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; secondHigh = 0x9F
+        case 0xF0: length = 4; secondLow = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondHigh = 0x8F
+        default: throw JSONParseError(.invalidUTF8, at: index)
+        }
+        guard index + length <= count else {
+            // The input stops inside the sequence; report the bad bytes if there are any.
+            for offset in 1..<(count - index) where !(0x80...0xBF).contains(base[index + offset]) {
+                throw JSONParseError(.invalidUTF8, at: index)
+            }
+            throw JSONParseError(.unexpectedEnd, at: count)
+        }
+        let second = base[index + 1]
+        guard second >= secondLow, second <= secondHigh else { throw JSONParseError(.invalidUTF8, at: index) }
+        for offset in 2..<max(length, 2) where base[index + offset] & 0xC0 != 0x80 {
+            throw JSONParseError(.invalidUTF8, at: index)
+        }
+        return length
+    }
+
+    @inline(__always)
+    func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> (string: String, fingerprint: UInt64) {
+        // The bytes are validated UTF-8 already, so decoding never repairs anything.
+        let string = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+        guard length > 0 else { return (string, 0) }
+        let fingerprint = UInt64(truncatingIfNeeded: length) << 48
+            | UInt64(bytes[0]) << 40 | UInt64(bytes[length - 1]) << 32
+            | UInt64(bytes[length >> 1]) << 24 | UInt64(bytes[(length - 1) >> 1]) << 16
+            | UInt64(bytes[length / 3]) << 8 | UInt64(bytes[(2 * length) / 3])
+        return (string, fingerprint)
+    }
+
+    // MARK: Numbers
+
+    mutating func readNumber() throws(JSONParseError) -> Double {
+        let start = position
+        var index = position
+        let negative = base[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+
+        // Up to 19 significant digits fit a UInt64; beyond that the exact conversion below
+        // takes over.
+        var mantissa: UInt64 = 0
+        var significantDigits = 0
+        var exponent = 0
+        var truncated = false
+
+        @inline(__always) func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+        guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+        if base[index] == UInt8(ascii: "0") {
+            index += 1
+            if index < count, isDigit(base[index]) { throw JSONParseError(.invalidNumber, at: index) }
+        } else if isDigit(base[index]) {
+            while index < count, isDigit(base[index]) {
+                if significantDigits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(base[index] &- UInt8(ascii: "0"))
+                    significantDigits += 1
+                } else {
+                    truncated = true
+                }
+                index += 1
+            }
+        } else {
+            throw JSONParseError(.invalidNumber, at: index)
+        }
+
+        if index < count, base[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            guard isDigit(base[index]) else { throw JSONParseError(.invalidNumber, at: index) }
+            while index < count, isDigit(base[index]) {
+                let digit = base[index] &- UInt8(ascii: "0")
+                if significantDigits < 19 {
+                    if mantissa != 0 || digit != 0 { significantDigits += 1 }
+                    mantissa = mantissa &* 10 &+ UInt64(digit)
+                    exponent -= 1
+                } else {
+                    truncated = true
+                }
+                index += 1
+            }
+        }
+
+        if index < count, base[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            var exponentNegative = false
+            if base[index] == UInt8(ascii: "+") || base[index] == UInt8(ascii: "-") {
+                exponentNegative = base[index] == UInt8(ascii: "-")
+                index += 1
+                guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
+            }
+            guard isDigit(base[index]) else { throw JSONParseError(.invalidNumber, at: index) }
+            var written = 0
+            while index < count, isDigit(base[index]) {
+                // Saturates: any exponent this large already means 0 or infinity.
+                if written < 100_000 { written = written * 10 + Int(base[index] &- UInt8(ascii: "0")) }
+                index += 1
+            }
+            exponent += exponentNegative ? -written : written
+        }
+
+        if index - start > maximumNumberLength {
+            throw JSONParseError(.numberTooLong(limit: maximumNumberLength), at: start)
+        }
+        position = index
+
+        if !truncated {
+            // Exact fast paths: the mantissa and the power of ten are both exact doubles, so one
+            // IEEE multiply or divide rounds correctly (Clinger's fast path).
+            if exponent == 0 {
+                let value = Double(mantissa)
+                return negative ? -value : value
+            }
+            if mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
+                let value = exponent < 0
+                    ? Double(mantissa) / powersOfTen[-exponent]
+                    : Double(mantissa) * powersOfTen[exponent]
+                return negative ? -value : value
+            }
+        }
+        return slowNumber(from: start, to: index)
+    }
+
+    /// Correctly rounded conversion for the rare numbers the fast path cannot take; Swift's
+    /// `Double(String)` uses the C library's exact, locale-independent conversion.
+    @inline(never)
+    func slowNumber(from start: Int, to end: Int) -> Double {
+        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: end - start), as: UTF8.self)
+        // The grammar was checked above, so the conversion cannot fail.
+        return Double(text) ?? .nan
+    }
 }
+
+private let powersOfTen: [Double] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]

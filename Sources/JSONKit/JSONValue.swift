@@ -2,13 +2,56 @@
 ///
 /// Numbers are IEEE doubles because Segment's pipeline (JavaScript) treats them so:
 /// `100000000000000000001` becomes `100000000000000000000` there too.
-public enum JSONValue: Hashable, Sendable {
+///
+/// Equality follows JavaScript's notion of "the same JSON": strings (and object keys) are equal
+/// when their UTF-8 bytes are equal — not under Swift's Unicode canonical equivalence, which
+/// would merge `"é"` (U+00E9) with `"e\u{301}"` where JavaScript keeps two distinct strings.
+/// Objects are equal when they hold the same members in the same order. Numbers compare as
+/// doubles, so `0 == -0`.
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+}
+
+extension JSONValue: Hashable {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let left), .bool(let right)): return left == right
+        case (.number(let left), .number(let right)): return left == right
+        case (.string(let left), .string(let right)): return utf8Equal(left, right)
+        case (.array(let left), .array(let right)): return left == right
+        case (.object(let left), .object(let right)): return left == right
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        // Byte-equal strings are canonically equal, so String's own hash stays consistent
+        // with the stricter byte equality above.
+        switch self {
+        case .null: hasher.combine(0 as UInt8)
+        case .bool(let bool): hasher.combine(1 as UInt8); hasher.combine(bool)
+        case .number(let number): hasher.combine(2 as UInt8); hasher.combine(number)
+        case .string(let string): hasher.combine(3 as UInt8); hasher.combine(string)
+        case .array(let array): hasher.combine(4 as UInt8); hasher.combine(array)
+        case .object(let object): hasher.combine(5 as UInt8); hasher.combine(object)
+        }
+    }
+}
+
+/// Compares two strings by their UTF-8 bytes, as JavaScript compares strings by code units.
+@inlinable @inline(__always)
+func utf8Equal(_ lhs: String, _ rhs: String) -> Bool {
+    // The count check is O(1) for native strings and rejects most mismatches; Swift's `==`
+    // is a byte compare for ASCII/NFC strings, and only a canonical-equivalence match needs
+    // the byte-by-byte confirmation.
+    guard lhs.utf8.count == rhs.utf8.count, lhs == rhs else { return false }
+    return lhs.utf8.elementsEqual(rhs.utf8)
 }
 
 extension JSONValue {
@@ -46,6 +89,12 @@ extension JSONValue {
     public subscript(key: String) -> JSONValue? {
         objectValue?[key]
     }
+
+    /// Element lookup on arrays; `nil` for an index out of range or a non-array.
+    public subscript(index: Int) -> JSONValue? {
+        guard case .array(let array) = self, array.indices.contains(index) else { return nil }
+        return array[index]
+    }
 }
 
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
@@ -61,4 +110,9 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements))
     }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// The compact JSON text, as `JSON.stringify` writes it.
+    public var description: String { jsonString }
 }

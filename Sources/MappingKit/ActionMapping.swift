@@ -176,7 +176,7 @@ public struct ConfigurationProblem: Sendable, Hashable, CustomStringConvertible 
         self.message = message
     }
 
-    public var description: String { "\(PathComponent.render(path)): \(message)" }
+    public var description: String { "\(path.rendered()): \(message)" }
 }
 
 /// Every problem found, so an operator fixes them all in one pass.

@@ -5,12 +5,28 @@ import JSONKit
 enum InputFile {
     static func read(_ path: String, purpose: String) throws(CommandFailure) -> [UInt8] {
         if path == "-" {
-            return Array(FileHandle.standardInput.readDataToEndOfFile())
+            return try readStandardInput(purpose: purpose)
         }
         do {
             return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw CommandFailure("cannot read the \(purpose) file \(path): \(ConfigurationLoader.describe(error))")
+        }
+    }
+
+    /// `FileHandle.readDataToEndOfFile` traps on EINTR, so read with `read(2)` and retry.
+    private static func readStandardInput(purpose: String) throws(CommandFailure) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Foundation.read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count > 0 {
+                bytes.append(contentsOf: chunk[0..<count])
+            } else if count == 0 {
+                return bytes
+            } else if errno != EINTR {
+                throw CommandFailure("cannot read the \(purpose) from standard input: \(String(cString: strerror(errno)))")
+            }
         }
     }
 

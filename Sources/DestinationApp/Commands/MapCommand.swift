@@ -32,9 +32,8 @@ struct MapCommand: ParsableCommand {
             do {
                 compiled = try Mapping(mappingJSON)
             } catch {
-                throw CommandFailure("the mapping is invalid: " + error.problems.map {
-                    "\(PathComponent.render($0.path)): \($0.message)"
-                }.joined(separator: "; "))
+                throw CommandFailure("the mapping is invalid: " + error.problems.map { $0.rendered(prefix: "$") }
+                    .joined(separator: "; "))
             }
             let resolved: JSONValue?
             do {
