@@ -106,7 +106,17 @@ struct LeasedRun: Sendable {
 /// each outcome atomically (issue #5, interface §7 and §8).
 ///
 /// One instance runs once: `start()`, then `stop(gracePeriodSeconds:)`. Every method is safe
-/// from any thread.
+/// from any thread. Wiring in the app:
+///
+///     let queue = try DeliveryQueue(
+///         configuration: DeliveryConfiguration(concurrency: …, maxBackoffSeconds: …, maxAgeSeconds: …,
+///                                              profileNotFoundRetrySeconds: …, rateLimitPerDay: …,
+///                                              adobeRequestTimeoutSeconds: …),
+///         store: store, sender: adobeTargetClient, logger: logger)
+///     try queue.start()            // once the store is open
+///     queue.notifyJobsAdded()      // after an append with jobs (otherwise it polls)
+///     queue.pauseReason            // non-nil: /ready answers 503 with it
+///     queue.stopAndWait()          // before store.close()
 public final class DeliveryQueue: @unchecked Sendable {
     public let configuration: DeliveryConfiguration
 
