@@ -1,4 +1,0 @@
-import Testing
-@testable import AdobeTarget
-
-@Test func moduleBuilds() {}
