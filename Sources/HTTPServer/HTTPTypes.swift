@@ -45,6 +45,9 @@ public struct HTTPStatus: Sendable, Hashable {
 }
 
 /// Header fields in arrival order; names compare case-insensitively (ASCII).
+///
+/// Lookups compare names byte by byte without lowercasing copies, so reading a header on the
+/// request path allocates nothing.
 public struct HTTPHeaders: Sendable, Hashable, Sequence {
     public typealias Element = (name: String, value: String)
 
@@ -56,6 +59,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
         self.fields = fields.map { (name: $0.0, value: $0.1) }
     }
 
+    /// Takes the parser's fields as they are, without another pass over them.
+    init(parsedFields: [(name: String, value: String)]) {
+        fields = parsedFields
+    }
+
     public var count: Int { fields.count }
 
     public mutating func add(name: String, value: String) {
@@ -64,23 +72,28 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
 
     /// Replaces every field of that name with one.
     public mutating func replaceOrAdd(name: String, value: String) {
-        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+        fields.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
         fields.append((name: name, value: value))
     }
 
     public mutating func remove(name: String) {
-        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+        fields.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
     }
 
     /// The first value of the named field.
     public subscript(name: String) -> String? {
-        let lowered = name.lowercased()
-        return fields.first { $0.name.lowercased() == lowered }?.value
+        for field in fields where asciiCaseInsensitiveEquals(field.name, name) {
+            return field.value
+        }
+        return nil
+    }
+
+    public func contains(name: String) -> Bool {
+        fields.contains { asciiCaseInsensitiveEquals($0.name, name) }
     }
 
     public func values(for name: String) -> [String] {
-        let lowered = name.lowercased()
-        return fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+        fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
@@ -95,6 +108,25 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence {
         for field in fields {
             hasher.combine(field.name)
             hasher.combine(field.value)
+        }
+    }
+}
+
+/// Compares two strings as HTTP field names: ASCII letters match regardless of case.
+
+func asciiCaseInsensitiveEquals(_ lhs: String, _ rhs: String) -> Bool {
+    var lhs = lhs, rhs = rhs
+    return lhs.withUTF8 { left in
+        rhs.withUTF8 { right in
+            guard left.count == right.count else { return false }
+            for index in 0..<left.count {
+                let a = left[index], b = right[index]
+                if a == b { continue }
+                let lowerA = (a >= 0x41 && a <= 0x5A) ? a | 0x20 : a
+                let lowerB = (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b
+                if lowerA != lowerB { return false }
+            }
+            return true
         }
     }
 }

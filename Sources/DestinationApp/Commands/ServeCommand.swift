@@ -63,6 +63,17 @@ struct ServeCommand: ParsableCommand {
             logger.notice("received \(signal == SIGTERM ? "SIGTERM" : "SIGINT"); finishing requests in flight")
             service.shutdown(gracePeriodSeconds: 10)
         }
+        signals.on([SIGHUP]) { _ in
+            logger.notice("received SIGHUP; re-reading \(config)")
+            switch ConfigurationLoader.load(path: config, overrides: overrides) {
+            case .success(let reloaded):
+                service.reload(reloaded)
+            case .failure(let failure):
+                logger.error("SIGHUP ignored: the config has problems; the running configuration stays", metadata: [
+                    "problems": "\(failure.problems.map(\.description).joined(separator: "; "))"
+                ])
+            }
+        }
         service.waitUntilStopped()
         signals.cancelAll()
         logger.notice("stopped")

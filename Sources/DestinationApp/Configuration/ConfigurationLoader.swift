@@ -219,7 +219,8 @@ struct DocumentReader {
                     configuration.adobeTarget.baseURL = baseURL
                 }
             }
-            seconds(adobe, "requestTimeoutSeconds", at: path) { configuration.adobeTarget.requestTimeoutSeconds = $0 }
+            // Whole seconds from 1: FoundationNetworking on Linux times out at once below 1 s.
+            integer(adobe, "requestTimeoutSeconds", at: path, in: 1...300) { configuration.adobeTarget.requestTimeoutSeconds = Double($0) }
         }
 
         if let delivery = section(root["delivery"], at: [.key("delivery")],

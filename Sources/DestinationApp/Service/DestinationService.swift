@@ -1,16 +1,30 @@
+import AdobeTarget
+import AdobeTargetSimulator
+import EventStore
 import Foundation
 import HTTPServer
 import JSONKit
 import Logging
 import Prometheus
+import SegmentIngest
 
-/// The running destination: the HTTP server with its routes, the store and the delivery
-/// workers, started and stopped together.
+/// The running destination: the store, ingest, the admin API, the Adobe client (and in
+/// sandbox mode the simulator it talks to), the delivery queue and the HTTP server, started
+/// and stopped together in dependency order.
 public final class DestinationService: @unchecked Sendable {
-    public let configuration: DestinationConfiguration
+    public private(set) var configuration: DestinationConfiguration
     private let logger: Logger
     private let metricsRegistry: PrometheusCollectorRegistry
+    private let lock = NSLock()
+    private let stopped = NSCondition()
+    private var isStopped = false
+
     private var server: HTTPServer?
+    private(set) var store: SQLiteEventStore?
+    private var registry: MappingRegistry?
+    private var tokenSettings: AdobeTokenSettings?
+    private var adobeClient: AdobeTargetClient?
+    private var simulator: AdobeTargetSimulator?
 
     public init(
         configuration: DestinationConfiguration, logger: Logger,
@@ -25,22 +39,48 @@ public final class DestinationService: @unchecked Sendable {
     public var port: Int { server?.port ?? configuration.server.port }
 
     public func start() throws {
-        var router = Router()
-        registerOperationalRoutes(on: &router)
+        let store = try openStore()
+        self.store = store
+        do {
+            let tokenSettings = try AdobeTokenSettings(configured: configuration.adobeTarget.bearerToken, store: store)
+            self.tokenSettings = tokenSettings
+            let registry = try MappingRegistry(configured: configuration.mappings, store: store)
+            self.registry = registry
+            if registry.isAdminManaged {
+                logger.notice("using the mappings saved through the admin API; the config file's mappings are ignored",
+                    metadata: ["mappings": "\(registry.current.count)"])
+            }
+            let adobeClient = try makeAdobeClient(tokenProvider: tokenSettings.provider)
+            self.adobeClient = adobeClient
 
-        var serverConfiguration = HTTPServer.Configuration()
-        serverConfiguration.host = configuration.server.host
-        serverConfiguration.port = configuration.server.port
-        serverConfiguration.maxBodyBytes = configuration.server.maxBodyBytes
-        serverConfiguration.requestTimeoutSeconds = configuration.server.requestTimeoutSeconds
-        serverConfiguration.keepAliveIdleTimeoutSeconds = configuration.server.keepAliveIdleTimeoutSeconds
-        serverConfiguration.maxConnections = configuration.server.maxConnections
-        let server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
-        try server.start()
-        self.server = server
+            var router = Router()
+            registerOperationalRoutes(on: &router)
+            let ingest = IngestService(
+                configuration: IngestConfiguration(
+                    sharedSecret: configuration.segment.sharedSecret?.revealedValue,
+                    writeKeys: configuration.segment.writeKeys.map(\.revealedValue),
+                    limits: IngestLimits(
+                        webhookBodyBytes: configuration.server.maxBodyBytes, eventBytes: configuration.server.maxEventBytes)),
+                mappings: registry.mappingSet, sink: EventStoreSink(store: store), logger: logger)
+            IngestRoutes.register(on: &router, service: ingest)
+            if let adminToken = configuration.admin.token {
+                AdminAPI(
+                    token: adminToken, registry: registry, store: store, adobeClient: adobeClient,
+                    tokenSettings: tokenSettings, statistics: { [weak self] in self?.statistics() ?? [:] },
+                    retryNow: { [weak self] in self?.retryNow() ?? 0 }, logger: logger
+                ).register(on: &router)
+            }
+
+            let server = HTTPServer(configuration: serverConfiguration(), responder: router, logger: logger)
+            try server.start()
+            self.server = server
+        } catch {
+            stopComponents()
+            throw error
+        }
         logger.info("listening", metadata: [
-            "host": "\(configuration.server.host)", "port": "\(server.port)",
-            "mappings": "\(configuration.mappings.count)",
+            "host": "\(configuration.server.host)", "port": "\(port)", "mappings": "\(registry?.current.count ?? 0)",
+            "dataDir": "\(configuration.dataDirectory)",
         ])
     }
 
@@ -48,18 +88,109 @@ public final class DestinationService: @unchecked Sendable {
     public func shutdown(gracePeriodSeconds: Double = 10) {
         logger.info("shutting down", metadata: ["gracePeriodSeconds": "\(gracePeriodSeconds)"])
         server?.shutdown(gracePeriodSeconds: gracePeriodSeconds)
+        stopComponents()
+        stopped.lock()
+        isStopped = true
+        stopped.broadcast()
+        stopped.unlock()
     }
 
+    /// Returns once `shutdown` has stopped everything, the store included.
     public func waitUntilStopped() {
-        server?.waitUntilStopped()
+        stopped.lock()
+        while !isStopped { stopped.wait() }
+        stopped.unlock()
     }
 
-    // MARK: Routes
+    /// SIGHUP: re-reads what can change without a restart (mappings unless the admin API
+    /// manages them, the Adobe bearer token). Listening address and limits need a restart.
+    public func reload(_ newConfiguration: DestinationConfiguration) {
+        if let registry {
+            if registry.reloadFromConfiguration(newConfiguration.mappings) {
+                logger.notice("mappings reloaded from the config file", metadata: ["mappings": "\(newConfiguration.mappings.count)"])
+            } else {
+                logger.notice("mappings not reloaded: the admin API manages them (they are saved in the data dir)")
+            }
+        }
+        if newConfiguration.adobeTarget.bearerToken != configuration.adobeTarget.bearerToken {
+            try? tokenSettings?.replace(with: newConfiguration.adobeTarget.bearerToken)
+            logger.notice("Adobe Target bearer token replaced from the config file or environment")
+        }
+        lock.withLock { configuration.mappings = newConfiguration.mappings }
+    }
+
+    private func stopComponents() {
+        adobeClient?.shutdown()
+        simulator?.shutdown()
+        // Last: requests that were in flight have appended to the store by now.
+        store?.close()
+    }
+
+    // MARK: Components
+
+    private func serverConfiguration() -> HTTPServer.Configuration {
+        var serverConfiguration = HTTPServer.Configuration()
+        serverConfiguration.host = configuration.server.host
+        serverConfiguration.port = configuration.server.port
+        serverConfiguration.maxBodyBytes = configuration.server.maxBodyBytes
+        serverConfiguration.requestTimeoutSeconds = configuration.server.requestTimeoutSeconds
+        serverConfiguration.keepAliveIdleTimeoutSeconds = configuration.server.keepAliveIdleTimeoutSeconds
+        serverConfiguration.maxConnections = configuration.server.maxConnections
+        return serverConfiguration
+    }
+
+    private func openStore() throws -> SQLiteEventStore {
+        var storeConfiguration = SQLiteEventStoreConfiguration()
+        storeConfiguration.maxQueueDepth = configuration.storage.maxQueueDepth
+        storeConfiguration.minFreeDiskBytes = UInt64(configuration.storage.minFreeDiskBytes)
+        storeConfiguration.retention = configuration.storage.retentionHours * 3600
+        storeConfiguration.logger = logger
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw ServiceStartError(
+                "cannot create the data dir \(configuration.dataDirectory): \(ConfigurationLoader.describe(error)); set --data-dir or DATA_DIR to a writable directory")
+        }
+        do {
+            return try SQLiteEventStore(directory: configuration.dataDirectory, configuration: storeConfiguration)
+        } catch {
+            throw ServiceStartError("cannot open the store in \(configuration.dataDirectory): \(error.description)")
+        }
+    }
+
+    /// With no client code, sandbox mode: a simulator on loopback stands in for Adobe, with
+    /// every profile created on first lookup, so a newcomer sees updates arrive.
+    private func makeAdobeClient(tokenProvider: BearerTokenProvider) throws -> AdobeTargetClient {
+        var clientCode = configuration.adobeTarget.clientCode ?? ""
+        var baseURL = configuration.adobeTarget.baseURL
+        if configuration.isSandbox {
+            var simulatorConfiguration = AdobeTargetSimulator.Configuration()
+            simulatorConfiguration.host = "127.0.0.1"
+            simulatorConfiguration.profileCreation = .afterFirstLookup(seconds: 0)
+            let simulator = AdobeTargetSimulator(configuration: simulatorConfiguration, logger: logger)
+            try simulator.start()
+            self.simulator = simulator
+            clientCode = "sandbox"
+            baseURL = simulator.baseURL
+            logger.notice(
+                "SANDBOX MODE: no Adobe Target client code is configured, so updates go to the built-in simulator at \(baseURL) and nothing reaches Adobe; set adobeTarget.clientCode or ADOBE_TARGET_CLIENT_CODE to deliver for real")
+        }
+        var clientConfiguration = AdobeTargetClient.Configuration(clientCode: clientCode, baseURL: baseURL)
+        clientConfiguration.requestTimeoutSeconds = configuration.adobeTarget.requestTimeoutSeconds
+        clientConfiguration.lookupCacheSeconds = configuration.delivery.lookupCacheSeconds
+        do {
+            return try AdobeTargetClient(configuration: clientConfiguration, tokenProvider: tokenProvider, logger: logger)
+        } catch {
+            throw ServiceStartError("the Adobe Target settings cannot be used: \(error.description)")
+        }
+    }
+
+    // MARK: Operational routes
 
     private static let healthBody = Array(#"{"status":"ok"}"#.utf8)
 
     private func registerOperationalRoutes(on router: inout Router) {
-        // Load balancers call this often: a constant answer, no I/O, no allocation beyond the response.
+        // Load balancers call this often: a constant answer, no I/O.
         router.add(.GET, "/health") { _, writer in
             writer.send(.json(.ok, Self.healthBody))
         }
@@ -82,6 +213,42 @@ public final class DestinationService: @unchecked Sendable {
 
     /// Why the service should not take traffic now; empty when ready.
     func readinessProblems() -> [String] {
-        []
+        var problems: [String] = []
+        if let problem = store?.writeProblem() {
+            problems.append("the store cannot take events: \(problem)")
+        }
+        return problems
+    }
+
+    func statistics() -> JSONObject {
+        var object = JSONObject()
+        if let stats = try? store?.stats() {
+            object["queueDepth"] = .number(Double(stats.queueDepth))
+            object["inFlight"] = .number(Double(stats.inFlight))
+            object["oldestPendingAgeSeconds"] = stats.oldestPendingAge.map { .number($0.rounded()) } ?? .null
+            object["deliveredTotal"] = .number(Double(stats.deliveredTotal))
+            object["deadLetteredTotal"] = .number(Double(stats.deadTotal))
+            object["deadLetters"] = .number(Double(stats.deadLetters))
+            object["events"] = [
+                "accepted": .number(Double(stats.acceptedEvents)),
+                "rejected": .number(Double(stats.rejectedEvents)),
+                "duplicate": .number(Double(stats.duplicateEvents)),
+            ]
+        }
+        object["sandbox"] = .bool(configuration.isSandbox)
+        return object
+    }
+
+    func retryNow() -> Int {
+        (try? store?.makeAllPendingDueNow()) ?? 0
+    }
+}
+
+/// Why the service could not start, said so that an operator knows what to change.
+public struct ServiceStartError: Error, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }

@@ -1,0 +1,191 @@
+import HTTPServer
+import JSONKit
+import Logging
+import Metrics
+
+/// An event accepted by ingest, with what the mappings in force made of it.
+public struct PlannedEvent: Sendable, Equatable {
+    public var event: IngestEvent
+    public var plan: DeliveryPlan
+
+    public init(event: IngestEvent, plan: DeliveryPlan) {
+        self.event = event
+        self.plan = plan
+    }
+}
+
+/// One request's worth of work for the store: events to keep (and deliver) and rejections to
+/// record. Order is request order.
+public struct IngestSubmission: Sendable, Equatable {
+    public var route: IngestRoute
+    public var events: [PlannedEvent]
+    public var rejections: [EventRejection]
+
+    public init(route: IngestRoute, events: [PlannedEvent], rejections: [EventRejection]) {
+        self.route = route
+        self.events = events
+        self.rejections = rejections
+    }
+}
+
+/// The store's answer for one event of a submission.
+public enum IngestEventReceipt: Sendable, Equatable {
+    /// Stored durably for the first time.
+    case stored
+    /// Its `messageId` was seen within the dedup window: accepted again, not delivered twice.
+    case duplicate
+    /// Refused by the store on its own (the rest of the batch goes on), with the reason.
+    case refused(String)
+}
+
+/// Why a whole submission could not be stored; nothing of it was kept.
+public enum IngestStoreError: Error, Sendable, Equatable {
+    /// Queue at capacity or disk (nearly) full: 503 with `Retry-After`.
+    case atCapacity(reason: String, retryAfterSeconds: Int)
+    /// Any other failure to commit: 503 too, since Segment retries 5xx and the data is not lost.
+    case failed(reason: String)
+}
+
+/// Where ingest puts accepted events: the durable store, in production.
+public protocol IngestEventSink: Sendable {
+    /// Stores the submission and calls `completion` once, from any thread, only after the
+    /// events are durable (fsync'd). Receipts are one per event, in submission order.
+    func store(
+        _ submission: IngestSubmission,
+        completion: @escaping @Sendable (Result<[IngestEventReceipt], IngestStoreError>) -> Void)
+}
+
+/// The ingest endpoints: decode, authenticate, validate, map, store, and answer after fsync.
+public struct IngestService: Sendable {
+    public let processor: IngestRequestProcessor
+    private let mappings: any MappingProvider
+    private let sink: any IngestEventSink
+    private let logger: Logger
+
+    public init(
+        configuration: IngestConfiguration, mappings: any MappingProvider, sink: any IngestEventSink, logger: Logger
+    ) {
+        processor = IngestRequestProcessor(configuration: configuration)
+        self.mappings = mappings
+        self.sink = sink
+        self.logger = logger
+    }
+
+    public func handle(_ request: HTTPRequest, route: IngestRoute, writer: HTTPResponseWriter) {
+        let batch: IngestBatch
+        do {
+            batch = try processor.process(route: route, headers: request.headers, body: request.body)
+        } catch {
+            logger.notice("ingest request refused", metadata: [
+                "path": "\(request.path)", "status": "\(error.status.code)", "reason": "\(error.message)",
+                "remote": "\(request.remoteAddress)",
+            ])
+            IngestMetrics.requests(path: request.path, status: error.status.code)
+            writer.send(error.response)
+            return
+        }
+
+        let mappingsInForce = mappings.currentMappings
+        let planned = batch.events.map { event in
+            PlannedEvent(event: event, plan: DeliveryPlanner.plan(.object(event.event), mappings: mappingsInForce))
+        }
+        let submission = IngestSubmission(route: route, events: planned, rejections: batch.rejections)
+        if planned.isEmpty && batch.rejections.isEmpty {
+            IngestMetrics.requests(path: request.path, status: 200)
+            writer.send(IngestAnswer.success(accepted: 0, rejected: []))
+            return
+        }
+
+        let logger = self.logger
+        let path = request.path
+        sink.store(submission) { result in
+            switch result {
+            case .success(let receipts):
+                let response = Self.answer(for: submission, receipts: receipts)
+                IngestMetrics.stored(submission: submission, receipts: receipts)
+                IngestMetrics.requests(path: path, status: response.status.code)
+                writer.send(response)
+            case .failure(let error):
+                let failure = Self.failure(for: error)
+                logger.warning("ingest batch not stored", metadata: [
+                    "path": "\(path)", "events": "\(submission.events.count)", "reason": "\(failure.message)",
+                ])
+                IngestMetrics.requests(path: path, status: failure.status.code)
+                writer.send(failure.response)
+            }
+        }
+    }
+
+    static func answer(for submission: IngestSubmission, receipts: [IngestEventReceipt]) -> HTTPResponse {
+        guard receipts.count == submission.events.count else {
+            // A receipt list that does not line up cannot say which events are safe: let the
+            // sender retry the whole request (dedup makes that harmless).
+            return failure(for: .failed(reason: "the store answered \(receipts.count) receipts for \(submission.events.count) events"))
+                .response
+        }
+        var accepted = 0
+        var rejected = submission.rejections
+        for (planned, receipt) in zip(submission.events, receipts) {
+            switch receipt {
+            case .stored, .duplicate:
+                accepted += 1
+            case .refused(let reason):
+                rejected.append(EventRejection(
+                    index: planned.event.index, messageId: planned.event.messageId, error: reason,
+                    value: .object(planned.event.event)))
+            }
+        }
+        rejected.sort { $0.index < $1.index }
+        return IngestAnswer.success(accepted: accepted, rejected: rejected)
+    }
+
+    static func failure(for error: IngestStoreError) -> IngestFailure {
+        switch error {
+        case .atCapacity(let reason, let retryAfterSeconds):
+            return .serviceUnavailable(
+                "\(reason); nothing of this request was stored; retry after \(retryAfterSeconds) seconds",
+                retryAfterSeconds: retryAfterSeconds)
+        case .failed(let reason):
+            return .serviceUnavailable(
+                "the events could not be stored (\(reason)); nothing of this request was kept; retry later",
+                retryAfterSeconds: 5)
+        }
+    }
+}
+
+/// Registers the ingest endpoints on the app's router.
+public enum IngestRoutes {
+    public static func register(on router: inout Router, service: IngestService) {
+        let limits = service.processor.limits
+        for (path, route) in IngestRoute.pathsByRoute {
+            // The router refuses an oversized upload from its head; gzip bodies are capped again
+            // after inflation.
+            router.add(.POST, path, maxBodyBytes: limits.bodyLimit(for: route)) { request, writer in
+                service.handle(request, route: route, writer: writer)
+            }
+        }
+    }
+}
+
+enum IngestMetrics {
+    static func requests(path: String, status: Int) {
+        Counter(label: "segment_ingest_requests_total", dimensions: [("path", path), ("status", String(status))])
+            .increment()
+    }
+
+    static func stored(submission: IngestSubmission, receipts: [IngestEventReceipt]) {
+        var stored = 0
+        var duplicates = 0
+        var refused = submission.rejections.count
+        for receipt in receipts {
+            switch receipt {
+            case .stored: stored += 1
+            case .duplicate: duplicates += 1
+            case .refused: refused += 1
+            }
+        }
+        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "stored")]).increment(by: stored)
+        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "duplicate")]).increment(by: duplicates)
+        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "rejected")]).increment(by: refused)
+    }
+}

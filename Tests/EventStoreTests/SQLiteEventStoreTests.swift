@@ -1,0 +1,223 @@
+import Foundation
+import JSONKit
+import Testing
+@testable import EventStore
+
+/// Behaviour specific to the SQLite implementation.
+@Suite("SQLiteEventStore")
+struct SQLiteEventStoreTests {
+    @Test func concurrentAppendsShareOneCommit() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let writerHeld = DispatchSemaphore(value: 0)
+        let releaseWriter = DispatchSemaphore(value: 0)
+        // Hold GRDB's writer connection so that appends pile up behind it.
+        DispatchQueue.global().async {
+            try? store.pool.write { _ in
+                writerHeld.signal()
+                releaseWriter.wait()
+            }
+        }
+        writerHeld.wait()
+        let done = DispatchGroup()
+        for request in 0..<50 {
+            done.enter()
+            store.append([identify("g\(request)")]) { result in
+                if case .failure(let error) = result { Issue.record("append failed: \(error)") }
+                done.leave()
+            }
+        }
+        waitUntil { store.unansweredRequestCount == 50 }
+        releaseWriter.signal()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        // The writer may have taken the first request alone before it blocked; every other
+        // request waited and must have shared one transaction.
+        #expect(store.groupCommitCount <= 2)
+        #expect(try allEvents(store).count == 50)
+    }
+
+    @Test func deliveryWritesJoinTheGroupAndFailAlone() throws {
+        struct Refused: Error {}
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let writerHeld = DispatchSemaphore(value: 0)
+        let releaseWriter = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? store.pool.write { _ in
+                writerHeld.signal()
+                releaseWriter.wait()
+            }
+        }
+        writerHeld.wait()
+        let done = DispatchGroup()
+        for request in 0..<20 {
+            done.enter()
+            store.append([identify("w\(request)")]) { result in
+                if case .failure(let error) = result { Issue.record("append failed: \(error)") }
+                done.leave()
+            }
+        }
+        let failure = ErrorBox()
+        done.enter()
+        DispatchQueue.global().async {
+            defer { done.leave() }
+            do {
+                try store.groupWrite("a write that fails halfway") { db in
+                    try db.execute(sql: "INSERT INTO settings(name, value) VALUES ('half', x'31')")
+                    throw Refused()
+                }
+            } catch {
+                failure.set(error)
+            }
+        }
+        done.enter()
+        DispatchQueue.global().async {
+            defer { done.leave() }
+            do { try store.setSetting("kept", named: "whole") } catch { Issue.record("setSetting failed: \(error)") }
+        }
+        waitUntil { store.unansweredRequestCount == 22 }
+        releaseWriter.signal()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(store.groupCommitCount <= 2, "appends and delivery writes shared the commit")
+        #expect(failure.value is StoreError)
+        #expect(try store.setting(named: "half") == nil, "the failed write's savepoint was rolled back")
+        #expect(try store.setting(named: "whole") == "kept")
+        #expect(try allEvents(store).count == 20)
+    }
+
+    @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        #expect {
+            _ = try SQLiteEventStore(directory: directory.path)
+        } throws: { error in
+            guard case .cannotOpen(let reason) = error as? StoreError else { return false }
+            return reason.contains("in use")
+        }
+        store.close()
+        // Closing releases the directory.
+        let reopened = try SQLiteEventStore(directory: directory.path)
+        reopened.close()
+    }
+
+    @Test func appendsAfterCloseFailWithClosed() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        store.close()
+        #expect(throws: StoreError.closed) { try store.appendAndWait([identify("late")]) }
+        #expect(throws: StoreError.closed) { try store.stats() }
+    }
+
+    @Test func theQueueDepthCountedInMemorySurvivesAReopen() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteEventStoreConfiguration()
+        configuration.maxQueueDepth = 3
+        do {
+            let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+            defer { store.close() }
+            _ = try store.appendAndWait([identify("a"), identify("b")])
+        }
+        let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+        defer { store.close() }
+        #expect(throws: StoreError.self) { try store.appendAndWait([identify("c"), identify("d")]) }
+        #expect(try store.appendAndWait([identify("c")]).acceptedCount == 1)
+    }
+
+    @Test func adobeCallsAreCountedAtOnceAndWrittenWithoutAnAppend() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let now = Date()
+        try store.recordAdobeCalls(4, at: now)
+        try store.recordAdobeCalls(1, at: now)
+        #expect(try store.adobeCalls(since: now.addingTimeInterval(-60)) == 5)
+        // The writer flushes buffered counts on its own within about a second.
+        let deadline = Date().addingTimeInterval(5)
+        var stored = 0
+        while Date() < deadline {
+            stored = try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM adobe_calls") ?? 0 }
+            if stored == 5 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(stored == 5)
+        #expect(try store.adobeCalls(since: now.addingTimeInterval(-60)) == 5)
+    }
+
+    @Test func writeProblemsNameTheirCause() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteEventStoreConfiguration()
+        configuration.maxQueueDepth = 1
+        let store = try SQLiteEventStore(directory: directory.path, configuration: configuration)
+        #expect(store.writeProblem() == nil)
+        _ = try store.appendAndWait([identify("a")])
+        #expect(store.writeProblem()?.contains("queue is full") == true)
+        store.close()
+        #expect(store.writeProblem()?.contains("closed") == true)
+
+        let fullDisk = try TemporaryDirectory()
+        configuration.minFreeDiskBytes = .max
+        let starved = try SQLiteEventStore(directory: fullDisk.path, configuration: configuration)
+        defer { starved.close() }
+        #expect(starved.writeProblem()?.contains("disk") == true)
+    }
+
+    @Test func bodySnippetsAreCutOnCharacterBoundaries() {
+        #expect(SQLiteEventStore.snippet("short") == "short")
+        #expect(SQLiteEventStore.snippet(nil) == nil)
+        let cut = SQLiteEventStore.snippet(String(repeating: "a", count: 2047) + "é")
+        #expect(cut == String(repeating: "a", count: 2047))
+        #expect(SQLiteEventStore.snippet(String(repeating: "b", count: 5000))?.utf8.count == 2048)
+    }
+}
+
+import GRDB
+
+@Suite("Schema.firstRowID")
+struct FirstRowIDTests {
+    @Test func findsTheFirstQualifyingRowAcrossGaps() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+            // Rowids with gaps, times ascending.
+            for (id, at) in [(3, 10), (4, 10), (9, 20), (10, 30), (25, 30), (26, 40)] {
+                try db.execute(sql: "INSERT INTO t VALUES (?, ?)", arguments: [id, at])
+            }
+        }
+        // The first existing row at or after the answer: what callers scan from.
+        func firstRow(atLeast value: Int64) throws -> Int64? {
+            try queue.read { db -> Int64? in
+                guard let bound = try Schema.firstRowID(db, table: "t", rowID: "id", column: "at", atLeast: value) else {
+                    return nil
+                }
+                return try Int64.fetchOne(db, sql: "SELECT min(id) FROM t WHERE id >= ?", arguments: [bound])
+            }
+        }
+        #expect(try firstRow(atLeast: 0) == 3)
+        #expect(try firstRow(atLeast: 10) == 3)
+        #expect(try firstRow(atLeast: 11) == 9)
+        #expect(try firstRow(atLeast: 30) == 10)
+        #expect(try firstRow(atLeast: 31) == 26)
+        #expect(try firstRow(atLeast: 41) == nil)
+        let empty = try DatabaseQueue()
+        let bound = try empty.write { db -> Int64? in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")
+            return try Schema.firstRowID(db, table: "t", rowID: "id", column: "at", atLeast: 1)
+        }
+        #expect(bound == nil)
+    }
+}
+
+private final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: (any Error)?
+    func set(_ error: any Error) { lock.withLock { stored = error } }
+    var value: (any Error)? { lock.withLock { stored } }
+}
+
+/// Polls `condition` for up to ten seconds; the assertions that follow tell what went wrong.
+private func waitUntil(_ condition: () -> Bool) {
+    let deadline = Date().addingTimeInterval(10)
+    while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import SegmentIngest
-
-@Test func moduleBuilds() {}

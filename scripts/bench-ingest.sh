@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Durable ingest: wrk posts 20-event identify batches (~16 KB, fresh messageIds) to the real
+# `serve` (SQLite store, fsync on) and, in the same run, to nginx discarding them.
+# Prints accepted events/s, p50/p99 latency, peak RSS, and the ratio to nginx.
+#
+#   SAMPLES=../shared/samples DURATION=10 CONNECTIONS=32 scripts/bench-ingest.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SAMPLES="${SAMPLES:-../shared/samples}"
+OUR_PORT="${OUR_PORT:-18080}"
+NGINX_PORT="${NGINX_PORT:-18090}"
+EVENTS=20
+WORK="$(mktemp -d)"
+PIDS=()
+source scripts/bench/common.sh
+trap stop_all EXIT INT TERM
+
+BIN="$(swift build -c release --show-bin-path)"
+[[ -x "$BIN/adobe-target-destination" ]] || swift build -c release --product adobe-target-destination >/dev/null
+
+# The event template: compact identify.json with placeholders for messageId and userId.
+python3 - "$SAMPLES/identify.json" "$WORK/event-template.json" <<'PY'
+import json, sys
+event = json.load(open(sys.argv[1]))
+event["messageId"] = "__MSGID__"
+event["userId"] = "__USERID__"
+open(sys.argv[2], "w").write(json.dumps(event, separators=(",", ":")))
+PY
+BATCH_BYTES=$(( ($(wc -c < "$WORK/event-template.json") + 10) * EVENTS ))
+
+# A config whose delivery goes nowhere (a closed loopback port): this measures ingest alone.
+cat > "$WORK/config.json" <<JSON
+{ "adobeTarget": { "clientCode": "bench", "baseURL": "http://127.0.0.1:9" },
+  "mappings": [ { "id": "update-profile", "subscription": "type = \"identify\"",
+                  "mapping": { "traits": { "@path": "\$.traits" } } } ] }
+JSON
+
+"$BIN/adobe-target-destination" serve --config "$WORK/config.json" --host 127.0.0.1 --port "$OUR_PORT" \
+    --data-dir "$WORK/data" --log-level error >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+PIDS+=($SERVER_PID)
+start_nginx "$NGINX_PORT"
+wait_for "http://127.0.0.1:$OUR_PORT/health" "serve"
+wait_for "http://127.0.0.1:$NGINX_PORT/health" "nginx"
+
+export BENCH_EVENT_TEMPLATE="$WORK/event-template.json" BENCH_BATCH_EVENTS=$EVENTS
+LUA=scripts/bench/ingest-batch.lua
+echo "warming up ..."
+DURATION=2 measure "http://127.0.0.1:$OUR_PORT/webhook" -s "$LUA" >/dev/null
+echo "measuring (wrk -t1 -c${CONNECTIONS:-32} -d${DURATION:-10}s, $EVENTS events ≈ $((BATCH_BYTES / 1024)) KB a batch) ..."
+read -r OURS_RPS OURS_P50 OURS_P99 OURS_BAD < <(measure "http://127.0.0.1:$OUR_PORT/webhook" -s "$LUA")
+read -r NGINX_RPS NGINX_P50 NGINX_P99 NGINX_BAD < <(measure "http://127.0.0.1:$NGINX_PORT/webhook" -s "$LUA")
+RSS_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+STORED=$(curl -fs "http://127.0.0.1:$OUR_PORT/metrics" | awk '/^segment_ingest_events_total\{.*outcome="stored"/ { s += $2 } END { print s + 0 }')
+
+echo
+printf "%-22s %12s %12s %9s %9s %10s %9s\n" "target" "batches/s" "events/s" "p50 ms" "p99 ms" "non-2xx" "RSS MiB"
+printf "%-22s %12.0f %12.0f %9s %9s %10s %9.0f\n" "serve /webhook" "$OURS_RPS" "$(awk -v r="$OURS_RPS" -v e=$EVENTS 'BEGIN{print r*e}')" \
+    "$OURS_P50" "$OURS_P99" "$OURS_BAD" "$(awk -v k="$RSS_KB" 'BEGIN{print k/1024}')"
+printf "%-22s %12.0f %12.0f %9s %9s %10s %9s\n" "nginx return 200" "$NGINX_RPS" "$(awk -v r="$NGINX_RPS" -v e=$EVENTS 'BEGIN{print r*e}')" \
+    "$NGINX_P50" "$NGINX_P99" "$NGINX_BAD" "-"
+echo "ratio serve/nginx: $(ratio "$OURS_RPS" "$NGINX_RPS")   events accepted by the store (metrics): $STORED"
