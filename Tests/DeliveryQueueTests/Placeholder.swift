@@ -1,4 +1,0 @@
-import Testing
-@testable import DeliveryQueue
-
-@Test func moduleBuilds() {}
