@@ -90,9 +90,13 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "MappingKitTests", dependencies: ["MappingKit", "JSONKit"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "JSONKit"]),
-        .testTarget(name: "SegmentIngestTests", dependencies: ["SegmentIngest", "HTTPServer", "JSONKit"]),
+        .testTarget(name: "SegmentIngestTests", dependencies: ["SegmentIngest", "HTTPServer", "JSONKit", "MappingKit", "EventStore", "CZlib"]),
         .testTarget(name: "AdobeTargetTests", dependencies: ["AdobeTarget", "AdobeTargetSimulator", "JSONKit", "HTTPServer"]),
-        .testTarget(name: "DeliveryQueueTests", dependencies: ["DeliveryQueue", "EventStore", "AdobeTarget", "AdobeTargetSimulator", "JSONKit", "HTTPServer"]),
-        .testTarget(name: "DestinationAppTests", dependencies: ["DestinationApp", "JSONKit", "HTTPServer"]),
+        .testTarget(name: "DeliveryQueueTests", dependencies: [
+            "DeliveryQueue", "EventStore", "AdobeTarget", "AdobeTargetSimulator", "JSONKit", "HTTPServer",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "DestinationAppTests", dependencies: ["DestinationApp", "JSONKit", "HTTPServer", "EventStore", "AdobeTargetSimulator"]),
     ]
 )

@@ -1,5 +1,6 @@
 import AdobeTarget
 import AdobeTargetSimulator
+import DeliveryQueue
 import EventStore
 import Foundation
 import HTTPServer
@@ -25,6 +26,7 @@ public final class DestinationService: @unchecked Sendable {
     private var tokenSettings: AdobeTokenSettings?
     private var adobeClient: AdobeTargetClient?
     private var simulator: AdobeTargetSimulator?
+    private var deliveryQueue: DeliveryQueue?
 
     public init(
         configuration: DestinationConfiguration, logger: Logger,
@@ -52,6 +54,8 @@ public final class DestinationService: @unchecked Sendable {
             }
             let adobeClient = try makeAdobeClient(tokenProvider: tokenSettings.provider)
             self.adobeClient = adobeClient
+            let deliveryQueue = try makeDeliveryQueue(store: store, sender: adobeClient)
+            self.deliveryQueue = deliveryQueue
 
             var router = Router()
             registerOperationalRoutes(on: &router)
@@ -61,7 +65,8 @@ public final class DestinationService: @unchecked Sendable {
                     writeKeys: configuration.segment.writeKeys.map(\.revealedValue),
                     limits: IngestLimits(
                         webhookBodyBytes: configuration.server.maxBodyBytes, eventBytes: configuration.server.maxEventBytes)),
-                mappings: registry.mappingSet, sink: EventStoreSink(store: store), logger: logger)
+                mappings: registry.mappingSet,
+                sink: WakingSink(base: EventStoreSink(store: store), deliveryQueue: deliveryQueue), logger: logger)
             IngestRoutes.register(on: &router, service: ingest)
             if let adminToken = configuration.admin.token {
                 AdminAPI(
@@ -71,6 +76,11 @@ public final class DestinationService: @unchecked Sendable {
                 ).register(on: &router)
             }
 
+            do {
+                try deliveryQueue.start()
+            } catch {
+                throw ServiceStartError("cannot start delivery: \(error.description)")
+            }
             let server = HTTPServer(configuration: serverConfiguration(), responder: router, logger: logger)
             try server.start()
             self.server = server
@@ -120,6 +130,8 @@ public final class DestinationService: @unchecked Sendable {
     }
 
     private func stopComponents() {
+        // Calls in flight finish (or their leases expire and they are retried after a restart).
+        deliveryQueue?.stopAndWait(gracePeriodSeconds: 5)
         adobeClient?.shutdown()
         simulator?.shutdown()
         // Last: requests that were in flight have appended to the store by now.
@@ -185,6 +197,19 @@ public final class DestinationService: @unchecked Sendable {
         }
     }
 
+    private func makeDeliveryQueue(store: SQLiteEventStore, sender: AdobeTargetClient) throws -> DeliveryQueue {
+        let settings = configuration.delivery
+        let deliveryConfiguration = DeliveryConfiguration(
+            concurrency: settings.concurrency, maxBackoffSeconds: settings.maxBackoffSeconds,
+            maxAgeSeconds: settings.maxAgeSeconds, profileNotFoundRetrySeconds: settings.profileNotFoundRetrySeconds,
+            rateLimitPerDay: settings.rateLimitPerDay, adobeRequestTimeoutSeconds: configuration.adobeTarget.requestTimeoutSeconds)
+        do {
+            return try DeliveryQueue(configuration: deliveryConfiguration, store: store, sender: sender, logger: logger)
+        } catch {
+            throw ServiceStartError("the delivery settings cannot be used: \(error.description)")
+        }
+    }
+
     // MARK: Operational routes
 
     private static let healthBody = Array(#"{"status":"ok"}"#.utf8)
@@ -217,6 +242,9 @@ public final class DestinationService: @unchecked Sendable {
         if let problem = store?.writeProblem() {
             problems.append("the store cannot take events: \(problem)")
         }
+        if let pause = deliveryQueue?.pauseReason {
+            problems.append("delivery is paused: \(pause)")
+        }
         return problems
     }
 
@@ -235,12 +263,15 @@ public final class DestinationService: @unchecked Sendable {
                 "duplicate": .number(Double(stats.duplicateEvents)),
             ]
         }
+        if let delivery = deliveryQueue?.stats.jsonValue {
+            object["delivery"] = delivery
+        }
         object["sandbox"] = .bool(configuration.isSandbox)
         return object
     }
 
     func retryNow() -> Int {
-        (try? store?.makeAllPendingDueNow()) ?? 0
+        (try? deliveryQueue?.retryNow()) ?? 0
     }
 }
 
@@ -250,5 +281,22 @@ public struct ServiceStartError: Error, CustomStringConvertible {
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+/// Wakes the delivery queue as soon as a request's events are committed, instead of waiting
+/// for its next poll.
+struct WakingSink: IngestEventSink {
+    let base: EventStoreSink
+    let deliveryQueue: DeliveryQueue
+
+    func store(
+        _ submission: IngestSubmission,
+        completion: @escaping @Sendable (Result<[IngestEventReceipt], IngestStoreError>) -> Void
+    ) {
+        base.store(submission) { [deliveryQueue] result in
+            completion(result)
+            if case .success = result { deliveryQueue.notifyJobsAdded() }
+        }
     }
 }
