@@ -15,6 +15,7 @@ public struct Router: HTTPResponder {
 
     private struct Route: Sendable {
         var method: HTTPMethod
+        var pattern: String
         var segments: [Segment]
         var maxBodyBytes: Int?
         var handler: Handler
@@ -23,6 +24,10 @@ public struct Router: HTTPResponder {
     /// Routes without parameters, by exact path.
     private var exactRoutes: [String: [Route]] = [:]
     private var patternRoutes: [Route] = []
+
+    /// Told about every answer with the pattern of the route that produced it (`unmatched` for
+    /// 404s and 405s), so that metrics and request logs get bounded labels.
+    public var observer: (any RouteObserver)?
 
     public init() {}
 
@@ -37,7 +42,7 @@ public struct Router: HTTPResponder {
             }
             return .literal(String(part))
         }
-        let route = Route(method: method, segments: segments, maxBodyBytes: maxBodyBytes, handler: handler)
+        let route = Route(method: method, pattern: pattern, segments: segments, maxBodyBytes: maxBodyBytes, handler: handler)
         if segments.contains(where: { if case .parameter = $0 { return true } else { return false } }) {
             patternRoutes.append(route)
         } else {
@@ -45,9 +50,19 @@ public struct Router: HTTPResponder {
         }
     }
 
-    public func respond(to request: HTTPRequest, writer: HTTPResponseWriter) {
+    public func respond(to request: HTTPRequest, writer originalWriter: HTTPResponseWriter) {
         var allowed: [HTTPMethod] = []
-        if let (route, parameters) = find(request.method, request.path, allowed: &allowed) {
+        let found = find(request.method, request.path, allowed: &allowed)
+        var writer = originalWriter
+        if let observer {
+            let pattern = found?.route.pattern ?? "unmatched"
+            let started = ContinuousClock.now
+            writer = HTTPResponseWriter { response in
+                observer.observe(pattern: pattern, request: request, response: response, duration: ContinuousClock.now - started)
+                originalWriter.send(response)
+            }
+        }
+        if let (route, parameters) = found {
             if parameters.isEmpty {
                 route.handler(request, writer)
             } else {
@@ -143,4 +158,9 @@ public struct Router: HTTPResponder {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// Sees every answer the router's handlers give, with the route pattern it came from.
+public protocol RouteObserver: Sendable {
+    func observe(pattern: String, request: HTTPRequest, response: HTTPResponse, duration: Duration)
 }

@@ -58,6 +58,7 @@ public final class DestinationService: @unchecked Sendable {
             self.deliveryQueue = deliveryQueue
 
             var router = Router()
+            router.observer = RequestObserver(logger: logger)
             registerOperationalRoutes(on: &router)
             let ingest = IngestService(
                 configuration: IngestConfiguration(
