@@ -491,7 +491,16 @@ private func occurrences(of needle: String, in text: String) -> Int {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["STATUS_HTML_OUT"] != nil))
     func writesARealisticPageForTheScreenshot() throws {
         let path = ProcessInfo.processInfo.environment["STATUS_HTML_OUT"]!
-        let paused = ProcessInfo.processInfo.environment["STATUS_HTML_PAUSED"] == "1"
-        try Data(StatusPage.render(realisticSnapshot(paused: paused))).write(to: URL(fileURLWithPath: path))
+        let snapshot: StatusSnapshot
+        switch ProcessInfo.processInfo.environment["STATUS_HTML_VARIANT"] ?? "running" {
+        case "running": snapshot = realisticSnapshot()
+        case "paused": snapshot = realisticSnapshot(paused: true)
+        case "sandbox": snapshot = realisticSnapshot(sandbox: true)
+        case "empty": snapshot = emptySnapshot()
+        case let other:
+            Issue.record("unknown STATUS_HTML_VARIANT \(other); use running, paused, sandbox or empty")
+            return
+        }
+        try Data(StatusPage.render(snapshot)).write(to: URL(fileURLWithPath: path))
     }
 }

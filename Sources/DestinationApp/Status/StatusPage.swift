@@ -276,10 +276,10 @@ private struct PageWriter {
             <tr><td class="num">\(letter.id)</td>\
             <td><span class="badge \(Self.reasonTone(letter.reason))">\(escape(letter.reason))</span></td>\
             <td class="message" title="\(escape(tooltip))">\(escape(message))</td>\
-            <td><code>\(escape(letter.mappingID))</code></td>\
+            <td class="nowrap"><code>\(escape(letter.mappingID))</code></td>\
             <td class="num">\(Format.integer(letter.attempts))</td>\
             <td class="num">\(letter.lastAdobeStatus.map(String.init) ?? "<span class=\"muted\">no answer</span>")</td>\
-            <td title="\(Format.dateTime(letter.deadAt))">\(age) ago</td></tr>
+            <td class="nowrap" title="\(Format.dateTime(letter.deadAt))">\(age) ago</td></tr>
 
             """
         }
@@ -337,7 +337,7 @@ private struct PageWriter {
         """
         for mapping in snapshot.mappings {
             html += """
-            <tr\(mapping.isEnabled ? "" : " class=\"disabled\"")><td><code>\(escape(mapping.id))</code></td>\
+            <tr\(mapping.isEnabled ? "" : " class=\"disabled\"")><td class="nowrap"><code>\(escape(mapping.id))</code></td>\
             <td>\(escape(mapping.name))</td>\
             <td><span class="badge \(mapping.isEnabled ? "ok" : "idle")">\(mapping.isEnabled ? "enabled" : "disabled")</span></td>\
             <td><code class="fql">\(escape(mapping.subscription))</code></td>\
@@ -389,7 +389,7 @@ private struct PageWriter {
     .sw.line{height:3px;border-radius:2px;width:16px}.sw.accepted{background:var(--accepted)}
     svg.chart{display:block;width:100%;height:auto}
     svg.chart text{font:11px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:#7a8496}
-    svg.chart text.nodata{font-size:13px;fill:#98a2b3}
+    svg.chart text.nodata{font-size:13px;fill:#98a2b3;stroke:#fff;stroke-width:8px;paint-order:stroke}
     svg.chart .grid{stroke:#edf0f4;stroke-width:1}
     svg.chart .axis{stroke:#cfd5de;stroke-width:1}
     svg.chart .bar:hover .hit{fill:#eef2f8}
@@ -414,6 +414,7 @@ private struct PageWriter {
     .badge.warn{background:#fcf0d9;color:var(--warn)}.badge.violet{background:#efe9fb;color:var(--violet)}
     .badge.idle{background:#e9ecf1;color:var(--muted)}
     .muted{color:var(--muted)}
+    .nowrap{white-space:nowrap}.nowrap code{overflow-wrap:normal}
     .empty{color:var(--muted);text-align:center;padding:18px 0;margin:0}
     .replay{margin-top:12px;padding-top:10px;border-top:1px solid var(--line)}
     .replay p{margin:0}
@@ -460,9 +461,10 @@ enum ActivityChart {
                 + "\(Format.integer(bucket.accepted)) accepted</title>"
             svg += "<rect class=\"hit\" x=\"\(n(x))\" y=\"\(n(top))\" width=\"\(n(slot))\" height=\"\(n(plotHeight))\" fill=\"transparent\"/>"
             var stacked = 0
+            // A nonzero count stays visible (2 units high) even beside a tall peak.
             for (value, kind) in [(bucket.delivered, "delivered"), (bucket.retried, "retried"), (bucket.deadLettered, "dead")] where value > 0 {
                 let y0 = y(stacked), y1 = y(stacked + value)
-                svg += "<rect class=\"\(kind)\" x=\"\(n(barX))\" y=\"\(n(y1))\" width=\"\(n(barWidth))\" height=\"\(n(max(y0 - y1, 1)))\" rx=\"1.5\"/>"
+                svg += "<rect class=\"\(kind)\" x=\"\(n(barX))\" y=\"\(n(y1))\" width=\"\(n(barWidth))\" height=\"\(n(max(y0 - y1, 2)))\" rx=\"1.5\"/>"
                 stacked += value
             }
             svg += "</g>\n"
