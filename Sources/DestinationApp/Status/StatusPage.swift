@@ -7,6 +7,26 @@ import HTTPServer
 /// and no external asset, so it works from an air-gapped browser and its Content-Security-Policy
 /// can forbid scripts outright. Rendering is a pure function of the snapshot: the same
 /// snapshot gives the same bytes, and every string that came from users or Adobe is escaped.
+///
+/// Wiring, in the service (the history only knows what happened since the process started):
+///
+///     let activity = ActivityHistory()
+///     let sampling = Task { [weak self] in
+///         await activity.recordPeriodically(every: .seconds(5)) {
+///             guard let self, let stats = try? self.store?.stats() else { return nil }
+///             return ActivitySample(store: stats, delivery: self.deliveryQueue?.stats)
+///         }
+///     }                                    // sampling.cancel() on shutdown
+///     router.add(.GET, "/status") { _, writer in
+///         let stats = try? store.stats()
+///         let snapshot = StatusSnapshot(
+///             generatedAt: Date(), startedAt: startedAt, isSandbox: configuration.isSandbox,
+///             adobeClientCode: configuration.adobeTarget.clientCode, store: stats,
+///             storeProblem: store.writeProblem(), delivery: deliveryQueue.stats,
+///             deadLetters: (try? StatusSnapshot.newestDeadLetters(in: store, held: stats?.deadLetters ?? 0)) ?? [],
+///             mappings: registry.current, activity: activity.lastHour())
+///         writer.send(StatusPage.response(snapshot))
+///     }
 public enum StatusPage {
     /// Seconds between automatic reloads.
     public static let refreshSeconds = 10
