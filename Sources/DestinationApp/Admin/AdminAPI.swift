@@ -17,13 +17,17 @@ final class AdminAPI: Sendable {
     private let tokenSettings: AdobeTokenSettings
     private let statistics: @Sendable () -> JSONObject
     private let retryNow: @Sendable () -> Int
+    private let statusPage: @Sendable () -> HTTPResponse
     private let logger: Logger
+    /// Admin work reads and writes the store: keep it off the event loops.
+    private let queue = DispatchQueue(label: "adobe-target-destination.admin", attributes: .concurrent)
 
     init(
         token: Secret, registry: MappingRegistry, store: any EventStore, adobeClient: AdobeTargetClient,
         tokenSettings: AdobeTokenSettings, statistics: @escaping @Sendable () -> JSONObject,
-        retryNow: @escaping @Sendable () -> Int, logger: Logger
+        retryNow: @escaping @Sendable () -> Int, statusPage: @escaping @Sendable () -> HTTPResponse, logger: Logger
     ) {
+        self.statusPage = statusPage
         self.token = token
         self.registry = registry
         self.store = store
@@ -37,6 +41,17 @@ final class AdminAPI: Sendable {
     static let maximumBodyBytes = 1024 * 1024
 
     func register(on router: inout Router) {
+        // A browser cannot send a Bearer header by itself, so the status page also takes HTTP
+        // Basic with the admin token as password (any user name), and asks for it.
+        router.add(.GET, "/status") { [self] request, writer in
+            guard self.isAuthorized(request) else {
+                var response = HTTPResponse.text(.unauthorized,
+                    "the status page needs the admin token: as the password of HTTP Basic (any user name) or as Authorization: Bearer\n")
+                response.headers.add(name: "WWW-Authenticate", value: #"Basic realm="adobe-target-destination", charset="UTF-8""#)
+                return writer.send(response)
+            }
+            self.queue.async { writer.send(self.statusPage()) }
+        }
         route(&router, .GET, "/admin/mappings") { _ in
             .ok(["mappings": .array(self.registry.current.map(\.json))])
         }
@@ -176,6 +191,11 @@ final class AdminAPI: Sendable {
                 response.headers.add(name: "WWW-Authenticate", value: #"Bearer realm="admin""#)
                 return writer.send(response)
             }
+            self.queue.async { self.run(handler, request, writer) }
+        }
+    }
+
+    private func run(_ handler: @Sendable (HTTPRequest) throws -> AdminAnswer, _ request: HTTPRequest, _ writer: HTTPResponseWriter) {
             do {
                 writer.send(try handler(request).response)
             } catch let failure as AdminFailure {
@@ -186,16 +206,24 @@ final class AdminAPI: Sendable {
                 self.logger.error("admin request failed: \(error)", metadata: ["path": "\(request.path)"])
                 writer.send(AdminAnswer.error(.internalServerError, "the admin request failed unexpectedly; see the server log").response)
             }
-        }
     }
 
     private func isAuthorized(_ request: HTTPRequest) -> Bool {
-        guard let header = request.headers["Authorization"], header.count > 7,
-            header.prefix(7).lowercased() == "bearer "
-        else { return false }
+        guard let header = request.headers["Authorization"] else { return false }
+        let presented: [UInt8]
+        if header.count > 7, header.prefix(7).lowercased() == "bearer " {
+            presented = Array(header.utf8.dropFirst(7))
+        } else if header.count > 6, header.prefix(6).lowercased() == "basic ",
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))),
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
+        {
+            presented = Array(decoded[decoded.index(after: colon)...])
+        } else {
+            return false
+        }
         // Digests have a fixed length, so the comparison time reveals nothing about the token.
         return SegmentCrypto.constantTimeEqual(
-            SegmentCrypto.sha256(Array(header.utf8.dropFirst(7))), SegmentCrypto.sha256(Array(token.revealedValue.utf8)))
+            SegmentCrypto.sha256(presented), SegmentCrypto.sha256(Array(token.revealedValue.utf8)))
     }
 
     private static func jsonBody(_ request: HTTPRequest) throws(AdminFailure) -> JSONValue {

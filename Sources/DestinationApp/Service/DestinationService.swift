@@ -27,6 +27,9 @@ public final class DestinationService: @unchecked Sendable {
     private var adobeClient: AdobeTargetClient?
     private var simulator: AdobeTargetSimulator?
     private var deliveryQueue: DeliveryQueue?
+    private let activity = ActivityHistory()
+    private var activitySampling: Task<Void, Never>?
+    private let startedAt = Date()
 
     public init(
         configuration: DestinationConfiguration, logger: Logger,
@@ -73,7 +76,9 @@ public final class DestinationService: @unchecked Sendable {
                 AdminAPI(
                     token: adminToken, registry: registry, store: store, adobeClient: adobeClient,
                     tokenSettings: tokenSettings, statistics: { [weak self] in self?.statistics() ?? [:] },
-                    retryNow: { [weak self] in self?.retryNow() ?? 0 }, logger: logger
+                    retryNow: { [weak self] in self?.retryNow() ?? 0 },
+                    statusPage: { [weak self] in self?.statusPage() ?? .text(.serviceUnavailable, "stopping\n") },
+                    logger: logger
                 ).register(on: &router)
             }
 
@@ -85,6 +90,12 @@ public final class DestinationService: @unchecked Sendable {
             let server = HTTPServer(configuration: serverConfiguration(), responder: router, logger: logger)
             try server.start()
             self.server = server
+            activitySampling = Task.detached { [activity, store, deliveryQueue] in
+                await activity.recordPeriodically(every: .seconds(5)) {
+                    guard let stats = try? store.stats() else { return nil }
+                    return ActivitySample(store: stats, delivery: deliveryQueue.stats)
+                }
+            }
         } catch {
             stopComponents()
             throw error
@@ -131,6 +142,7 @@ public final class DestinationService: @unchecked Sendable {
     }
 
     private func stopComponents() {
+        activitySampling?.cancel()
         // Calls in flight finish (or their leases expire and they are retried after a restart).
         deliveryQueue?.stopAndWait(gracePeriodSeconds: 5)
         adobeClient?.shutdown()
@@ -269,6 +281,17 @@ public final class DestinationService: @unchecked Sendable {
         }
         object["sandbox"] = .bool(configuration.isSandbox)
         return object
+    }
+
+    func statusPage() -> HTTPResponse {
+        let stats = try? store?.stats()
+        let snapshot = StatusSnapshot(
+            generatedAt: Date(), startedAt: startedAt, isSandbox: configuration.isSandbox,
+            adobeClientCode: configuration.adobeTarget.clientCode, store: stats,
+            storeProblem: store?.writeProblem(), delivery: deliveryQueue?.stats,
+            deadLetters: store.flatMap { try? StatusSnapshot.newestDeadLetters(in: $0, held: stats?.deadLetters ?? 0) } ?? [],
+            mappings: registry?.current ?? [], activity: activity.lastHour())
+        return StatusPage.response(snapshot)
     }
 
     func retryNow() -> Int {
