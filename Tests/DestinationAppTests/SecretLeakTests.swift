@@ -65,7 +65,7 @@ struct SecretLeakTests {
         // Another token than the one serve has: every delivery attempt gets 401.
         simulatorConfiguration.bearerToken = SegmentFixtures.randomSecret("simulatoronly")
         simulatorConfiguration.profileCreation = .afterFirstLookup(seconds: 0)
-        let simulator = AdobeTargetSimulator(configuration: simulatorConfiguration)
+        let simulator = AdobeTargetSimulator(configuration: simulatorConfiguration, logger: .quiet)
         try simulator.start()
         defer { simulator.shutdown() }
 

@@ -1,5 +1,7 @@
 import Foundation
 import JSONKit
+import Logging
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -146,6 +148,20 @@ final class ServeProcess: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.02)
         }
         return true
+    }
+}
+
+extension Tag {
+    /// Needs the delivery queue wired into `serve`: updates reach the Adobe Target simulator.
+    @Tag static var needsDelivery: Self
+}
+
+extension Logger {
+    /// For in-process simulators: their per-request info lines would drown the test output.
+    static var quiet: Logger {
+        var logger = Logger(label: "test-simulator")
+        logger.logLevel = .warning
+        return logger
     }
 }
 
