@@ -383,14 +383,13 @@ enum SegmentFixtures {
         """#
 
     /// A config with the given mappings (JSON array text) and extra top-level sections.
+    /// The free-disk guard is off unless a `storage` section is given, so a nearly full
+    /// build machine does not turn every test into a 503.
     static func config(mappings: String = "[\(updateProfileMapping)]", extraSections: String = "") -> String {
-        """
-        {
-          \(extraSections.isEmpty ? "" : extraSections + ",")
-          "storage": { "minFreeDiskBytes": 0 },
-          "mappings": \(mappings)
-        }
-        """
+        var sections = extraSections.isEmpty ? [] : [extraSections]
+        if !extraSections.contains(#""storage""#) { sections.append(#""storage": { "minFreeDiskBytes": 0 }"#) }
+        sections.append(#""mappings": \#(mappings)"#)
+        return "{\n  " + sections.joined(separator: ",\n  ") + "\n}\n"
     }
 
     static func identify(messageId: String, userId: String, traits: String = #"{"plan":"premium"}"#) -> String {

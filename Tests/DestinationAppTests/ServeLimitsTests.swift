@@ -59,6 +59,30 @@ struct ServeLimitsTests {
         #expect(try serve.client.get("/health").status == 200)
     }
 
+    @Test("a full delivery queue: 503 with Retry-After, nothing of the request stored, /ready 503 with the reason")
+    func queueAtCapacity() throws {
+        let scratch = try TemporaryDirectory()
+        // Adobe is unreachable (port 9, discard), so every job stays unfinished.
+        let sections = #""storage": { "minFreeDiskBytes": 0, "maxQueueDepth": 2 }, "adobeTarget": { "clientCode": "acme", "baseURL": "http://127.0.0.1:9" }"#
+        let config = SegmentFixtures.config(extraSections: sections)
+        let serve = try ServeProcess.start(config: config, dataDirectory: scratch.url.appendingPathComponent("data").path, scratch: scratch)
+        for index in 0..<2 {
+            let answer = try serve.client.post("/webhook", json: SegmentFixtures.identify(messageId: "full-\(index)", userId: "u\(index)"))
+            #expect(answer.status == 200, "\(answer)")
+        }
+        let batch = "[" + SegmentFixtures.identify(messageId: "full-2", userId: "u2") + "," + SegmentFixtures.track(messageId: "full-3", userId: "u3") + "]"
+        let refused = try serve.client.post("/webhook", json: batch)
+        #expect(refused.status == 503, "\(refused)")
+        #expect(Int(refused.header("Retry-After") ?? "") ?? 0 > 0, "no Retry-After: \(refused.headers)")
+        let ready = try serve.client.get("/ready")
+        #expect(ready.status == 503, "\(ready)")
+        #expect(ready.text.contains("queue"), "/ready does not say why: \(ready)")
+
+        #expect(serve.terminate() == .success)
+        let stored = try CrashRecoveryTests.storedMessageIdCounts(dataDirectory: serve.dataDirectory)
+        #expect(stored == ["full-0": 1, "full-1": 1], "\(stored)")
+    }
+
     @Test("a messageId accepted before a restart is a duplicate after it: counted, no new job")
     func dedupSurvivesRestart() throws {
         let scratch = try TemporaryDirectory()
