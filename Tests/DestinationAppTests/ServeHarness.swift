@@ -400,8 +400,17 @@ enum SegmentFixtures {
         #"{"type":"track","messageId":"\#(messageId)","userId":"\#(userId)","event":"\#(event)","properties":{"total":27.5},"timestamp":"2026-11-28T10:00:00.000Z"}"#
     }
 
+    /// A payload from the shared samples, which sit beside the repository (`../shared/samples`)
+    /// in a checkout and in the project's workspace.
     static func sample(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: URL(fileURLWithPath: "/work/shared/samples/\(name)")))
+        let candidates = [
+            Repository.root.deletingLastPathComponent().appendingPathComponent("shared/samples/\(name)"),
+            Repository.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/samples/\(name)"),
+        ]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw HTTPTestClient.ClientError(description: "the sample \(name) is not at any of \(candidates.map(\.path))")
+        }
+        return Array(try Data(contentsOf: found))
     }
 
     /// `Authorization` for the Tracking API: HTTP Basic with the write key as user name.
