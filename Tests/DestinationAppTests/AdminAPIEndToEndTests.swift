@@ -252,6 +252,29 @@ struct AdminAPIEndToEndTests {
         }
         let stats = try server.admin("GET", "/admin/stats")
         #expect((stats.json["deadLetters"]?.numberValue ?? 0) >= 1, "\(stats)")
+
+        // Replaying cannot deliver a mapping error as it is: it stays a dead letter, and says so.
+        let replay = try server.admin("POST", "/admin/dead-letters/replay", json: "{}")
+        #expect(replay.status == 200, "\(replay)")
+        let after = try server.admin("GET", "/admin/dead-letters")
+        #expect(after.json["deadLetters"]?.arrayValue?.contains { $0["messageId"]?.stringValue == messageId } == true,
+            "a MAPPING_ERROR dead letter vanished on replay: \(replay) then \(after)")
+    }
+
+    @Test("a disabled mapping matches in /admin/test but makes no job for a real event")
+    func disabledMappingMakesNoJob() throws {
+        let server = try Server()
+        defer { server.serve.terminate() }
+        var disabled = Self.mapping(subscription: #"type = "track""#)
+        disabled = disabled.replacingOccurrences(of: #""enabled":true"#, with: #""enabled":false"#)
+        #expect(try server.admin("PUT", "/admin/mappings/off", json: disabled).status == 201)
+        let baseline = try server.jobsCreated()
+        let event = SegmentFixtures.track(messageId: "disabled-1", userId: "off-user")
+        #expect(try server.serve.client.post("/webhook", json: event).status == 200)
+        #expect(try server.jobsCreated() == baseline, "a disabled mapping made a job")
+        let dryRun = try server.admin("POST", "/admin/test", json: event)
+        let entry = dryRun.json["mappings"]?.arrayValue?.first { $0["mappingId"]?.stringValue == "off" }
+        #expect(entry?["enabled"] == .bool(false), "\(dryRun)")
     }
 
     @Test("PUT /admin/settings/adobe-target replaces the token: delivery paused by 401 resumes with the new one", .tags(.needsDelivery))

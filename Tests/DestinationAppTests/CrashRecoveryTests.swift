@@ -34,29 +34,8 @@ struct CrashRecoveryTests {
                 killed.signal()
             }
             killer.start()
-            runOnThreads(Self.clientCount) { client in
-                var batchNumber = 0
-                while !stop.current {
-                    batchNumber += 1
-                    let ids = (0..<Self.batchSize).map { "crash-r\(round)-c\(client)-b\(batchNumber)-e\($0)-\(UUID().uuidString)" }
-                    let body = "[" + ids.map { SegmentFixtures.identify(messageId: $0, userId: "user-\(client)-\(batchNumber)") }
-                        .joined(separator: ",") + "]"
-                    guard let response = try? serve.client.post("/webhook", json: body) else {
-                        // The server is gone (or going): nothing was acknowledged.
-                        continue
-                    }
-                    if response.status == 200 {
-                        let accepted = response.json["accepted"]?.numberValue
-                        let rejected = response.json["rejected"]?.arrayValue?.count
-                        if accepted != Double(Self.batchSize) || rejected != 0 {
-                            failures.withLock { $0.append("a valid batch got \(response)") }
-                        }
-                        acknowledged.withLock { $0.formUnion(ids) }
-                    } else {
-                        failures.withLock { $0.append("a valid batch got \(response.status) \(response.text)") }
-                    }
-                }
-            }
+            Self.postBatchesUntilStopped(
+                to: serve, label: "crash-r\(round)", stop: stop, acknowledged: acknowledged, failures: failures)
             killed.wait()
             #expect(serve.outcome == ServeProcess.ExitOutcome(status: SIGKILL, bySignal: true), "round \(round): \(serve.outcome)")
             #expect(failures.current.isEmpty, "round \(round): \(failures.current.prefix(3))")
@@ -77,6 +56,35 @@ struct CrashRecoveryTests {
         let repeated = counts.filter { $0.value > 1 }
         #expect(missing.isEmpty, "\(missing.count) of \(expected.count) acknowledged events are missing, e.g. \(missing.prefix(3))")
         #expect(repeated.isEmpty, "stored more than once: \(repeated.prefix(3))")
+    }
+
+    /// `clientCount` threads post batches of `batchSize` identifies with unique messageIds to
+    /// `/webhook` until `stop` is set, recording every messageId acknowledged with 200. A
+    /// failed connection (the server going away) acknowledges nothing and is not a failure.
+    static func postBatchesUntilStopped(
+        to serve: ServeProcess, label: String, stop: Locked<Bool>, acknowledged: Locked<Set<String>>,
+        failures: Locked<[String]>
+    ) {
+        runOnThreads(clientCount) { client in
+            var batchNumber = 0
+            while !stop.current {
+                batchNumber += 1
+                let ids = (0..<batchSize).map { "\(label)-c\(client)-b\(batchNumber)-e\($0)-\(UUID().uuidString)" }
+                let body = "[" + ids.map { SegmentFixtures.identify(messageId: $0, userId: "user-\(client)-\(batchNumber)") }
+                    .joined(separator: ",") + "]"
+                guard let response = try? serve.client.post("/webhook", json: body) else { continue }
+                if response.status == 200 {
+                    let accepted = response.json["accepted"]?.numberValue
+                    let rejected = response.json["rejected"]?.arrayValue?.count
+                    if accepted != Double(batchSize) || rejected != 0 {
+                        failures.withLock { $0.append("a valid batch got \(response)") }
+                    }
+                    acknowledged.withLock { $0.formUnion(ids) }
+                } else {
+                    failures.withLock { $0.append("a valid batch got \(response.status) \(response.text)") }
+                }
+            }
+        }
     }
 
     /// How many accepted rows each messageId has, read straight from the data dir's store.

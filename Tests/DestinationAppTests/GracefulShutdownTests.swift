@@ -39,6 +39,33 @@ struct GracefulShutdownTests {
         #expect(stored[messageId] == 1, "the acknowledged event is not in the store")
     }
 
+    @Test("SIGTERM under load from 4 clients: every acknowledged event is stored, exit 0 within 10 s")
+    func sigtermUnderLoad() throws {
+        let scratch = try TemporaryDirectory()
+        let dataDirectory = scratch.url.appendingPathComponent("data").path
+        let serve = try ServeProcess.start(
+            config: SegmentFixtures.config(), dataDirectory: dataDirectory, scratch: scratch, logLevel: "warning")
+        let stop = Locked(false)
+        let acknowledged = Locked<Set<String>>([])
+        let failures = Locked<[String]>([])
+        let stopper = Thread {
+            Thread.sleep(forTimeInterval: Double.random(in: 0.5...1.0))
+            serve.send(signal: SIGTERM)
+            #expect(serve.waitForExit(timeout: 10), "serve still running 10 s after SIGTERM under load")
+            stop.withLock { $0 = true }
+        }
+        stopper.start()
+        CrashRecoveryTests.postBatchesUntilStopped(
+            to: serve, label: "sigterm", stop: stop, acknowledged: acknowledged, failures: failures)
+
+        #expect(serve.outcome == .success, "\(serve.outcome); log:\n\(serve.log)")
+        #expect(failures.current.isEmpty, "\(failures.current.prefix(3))")
+        #expect(!acknowledged.current.isEmpty)
+        let stored = try CrashRecoveryTests.storedMessageIdCounts(dataDirectory: dataDirectory)
+        let missing = acknowledged.current.filter { stored[$0] != 1 }
+        #expect(missing.isEmpty, "\(missing.count) of \(acknowledged.current.count) acknowledged events are not stored once")
+    }
+
     @Test("an idle keep-alive connection does not hold the process past the grace period")
     func idleConnectionDoesNotBlockShutdown() throws {
         let scratch = try TemporaryDirectory()

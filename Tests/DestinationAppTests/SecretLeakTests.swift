@@ -80,9 +80,12 @@ struct SecretLeakTests {
         let client = serve.client
         let event = Array(SegmentFixtures.identify(messageId: "leak-1", userId: "leak-user").utf8)
 
-        // Segment auth, wrong then right.
+        // Segment auth, wrong then right. The signature the server expects for a refused body
+        // is as good as the secret to an attacker (a signing oracle): it must not show either.
+        let forged = Array(SegmentFixtures.identify(messageId: "leak-forged", userId: "attacker").utf8)
+        let expectedSignature = SegmentFixtures.signature(forged, secret: secrets.sharedSecret).1
         exposure.record("a badly signed webhook answer", try? client.send(
-            "POST", "/webhook", headers: [SegmentFixtures.signature(event, secret: "not-the-secret")], body: event))
+            "POST", "/webhook", headers: [SegmentFixtures.signature(forged, secret: "not-the-secret")], body: forged))
         exposure.record("an unsigned webhook answer", try? client.send("POST", "/webhook", body: event))
         exposure.record("a signed webhook answer", try? client.send(
             "POST", "/webhook", headers: [SegmentFixtures.signature(event, secret: secrets.sharedSecret)], body: event))
@@ -126,7 +129,10 @@ struct SecretLeakTests {
             let lines = serve.log.split(separator: "\n")
             #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("{") }, "LOG_FORMAT=json wrote a non-JSON line")
         }
-        let leaks = exposure.leaks(of: secrets)
+        var leaks = exposure.leaks(of: secrets)
+        for (source, text) in exposure.texts where text.contains(expectedSignature) {
+            leaks.append("the signature expected for a refused body appears in \(source)")
+        }
         #expect(leaks.isEmpty, "\(leaks)")
     }
 
