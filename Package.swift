@@ -97,6 +97,9 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "DestinationAppTests", dependencies: ["DestinationApp", "JSONKit", "HTTPServer", "EventStore", "AdobeTargetSimulator"]),
+        .testTarget(name: "DestinationAppTests", dependencies: [
+            "DestinationApp", "JSONKit", "HTTPServer", "EventStore", "AdobeTargetSimulator",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

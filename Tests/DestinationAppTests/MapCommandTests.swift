@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 @Suite struct MapCommandTests {
-    let samples = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/samples")
+    let samples = Repository.samples
 
     @Test func resolvesTheDefaultUpdateProfileMappingPretty() throws {
         let directory = try TemporaryDirectory()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 @Suite struct MatchCommandTests {
-    let identify = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/samples/identify.json").path
+    let identify = Repository.samples.appendingPathComponent("identify.json").path
 
     @Test(arguments: [
         (#"type = "identify""#, "true"),

@@ -89,4 +89,14 @@ enum Repository {
         }
         return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     }
+
+    /// The shared sample events, which sit beside the repository (`../shared/samples`) in a
+    /// checkout and one level further up in a worktree of the project's workspace.
+    static var samples: URL {
+        let candidates = [
+            root.deletingLastPathComponent().appendingPathComponent("shared/samples"),
+            root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/samples"),
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
+    }
 }

@@ -403,12 +403,9 @@ enum SegmentFixtures {
     /// A payload from the shared samples, which sit beside the repository (`../shared/samples`)
     /// in a checkout and in the project's workspace.
     static func sample(_ name: String) throws -> [UInt8] {
-        let candidates = [
-            Repository.root.deletingLastPathComponent().appendingPathComponent("shared/samples/\(name)"),
-            Repository.root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/samples/\(name)"),
-        ]
-        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw HTTPTestClient.ClientError(description: "the sample \(name) is not at any of \(candidates.map(\.path))")
+        let found = Repository.samples.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: found.path) else {
+            throw HTTPTestClient.ClientError(description: "the sample \(name) is not at \(found.path)")
         }
         return Array(try Data(contentsOf: found))
     }
