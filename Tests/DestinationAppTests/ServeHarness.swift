@@ -59,6 +59,7 @@ final class ServeProcess: @unchecked Sendable {
         logLevel: String
     ) throws {
         self.port = port
+        self.configPath = configPath
         self.dataDirectory = dataDirectory
         self.logURL = logURL
         process = Process()
@@ -81,6 +82,9 @@ final class ServeProcess: @unchecked Sendable {
     deinit {
         if process.isRunning { kill() }
     }
+
+    /// The config file it was started with; rewrite it and send SIGHUP to reload.
+    let configPath: String
 
     var processIdentifier: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
