@@ -62,13 +62,13 @@ final class PostgresConnection {
         self.setupStatements = setupStatements
         guard PQstatus(handle) == CONNECTION_OK else {
             let message = Self.errorMessage(handle)
-            PQfinish(handle)
+            finish()
             throw PostgresError(sqlState: nil, message: message)
         }
         do {
             for statement in setupStatements { try execute(statement) }
         } catch {
-            PQfinish(handle)
+            finish()
             throw error
         }
     }

@@ -351,9 +351,9 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             let cutoff = now - Int64(configuration.dedupWindow * 1000)
             let rows = try connection.execute("""
                 INSERT INTO message_ids(message_id, event_seq, accepted_at)
-                SELECT m, s, $3 FROM unnest($1::text[], $2::bigint[]) AS c(m, s) ORDER BY m
+                SELECT m, s, $3::bigint FROM unnest($1::text[], $2::bigint[]) AS c(m, s) ORDER BY m
                 ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
-                WHERE message_ids.accepted_at < $4
+                WHERE message_ids.accepted_at < $4::bigint
                 RETURNING message_id
                 """, [PostgresArray.text(claimOrder), PostgresArray.int64(claimOrder.map { claims[$0] }),
                       "\(now)", "\(cutoff)"])
@@ -415,7 +415,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         }
         try connection.execute("""
             INSERT INTO events(seq, message_id, received_at, status, reason, body)
-            SELECT s, m, $6, st, r, decode(b, 'hex')
+            SELECT s, m, $6::bigint, st, r, decode(b, 'hex')
             FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[]) AS e(s, m, st, r, b)
             """, [PostgresArray.int64(eventSeqs), PostgresArray.text(eventIds), PostgresArray.int64(statuses),
                   PostgresArray.text(reasons), PostgresArray.text(bodies), "\(now)"])
@@ -424,7 +424,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             try connection.execute("""
                 INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
                                  next_attempt_at, dead_reason, dead_message, finished_at)
-                SELECT s, m, map, u, decode(p, 'hex'), st, $9, $9, $9, dr, dm, CASE WHEN st = 3 THEN $9 END
+                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $9::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[])
                      WITH ORDINALITY AS j(s, m, map, u, p, st, dr, dm, o)
                 ORDER BY o
@@ -441,7 +441,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         let changed = amounts.filter { $0.value != 0 }
         guard !changed.isEmpty else { return }
         try connection.execute("""
-            INSERT INTO counters(name, replica, value) SELECT n, $3, v FROM unnest($1::text[], $2::bigint[]) AS c(n, v)
+            INSERT INTO counters(name, replica, value) SELECT n, $3::text, v FROM unnest($1::text[], $2::bigint[]) AS c(n, v)
             ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
             """, [PostgresArray.text(changed.map(\.key)), PostgresArray.int64(changed.map(\.value)), replicaID])
     }
@@ -490,7 +490,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         guard !calls.isEmpty else { return }
         let minutes = calls.keys.sorted()
         try connection.execute("""
-            INSERT INTO adobe_calls(minute, replica, count) SELECT m, $3, c FROM unnest($1::bigint[], $2::bigint[]) AS a(m, c)
+            INSERT INTO adobe_calls(minute, replica, count) SELECT m, $3::text, c FROM unnest($1::bigint[], $2::bigint[]) AS a(m, c)
             ON CONFLICT (minute, replica) DO UPDATE SET count = adobe_calls.count + excluded.count
             """, [PostgresArray.int64(minutes), PostgresArray.int64(minutes.map { Int64(calls[$0]!) }), replicaID])
     }
