@@ -138,6 +138,7 @@ struct ReplicaTests {
     @Test
     func replicasStartingAtOnceMigrateOnce() throws {
         let schema = try TemporaryDirectory()
+        _ = try TestDatabase.requireURL()
         let opened = StoreCollector()
         let path = schema.path
         DispatchQueue.concurrentPerform(iterations: 4) { index in

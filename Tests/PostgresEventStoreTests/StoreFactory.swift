@@ -32,7 +32,11 @@ enum TestDatabase {
         if ProcessInfo.processInfo.environment["CI"]?.lowercased() == "true" {
             throw MissingDatabase(message: "DATABASE_URL is not set, so the PostgreSQL store cannot be tested in CI; \(hint)")
         }
-        try Test.cancel("skipped: DATABASE_URL is not set; \(hint)")
+        let note = "skipped: DATABASE_URL is not set; \(hint)"
+        // The console reporter shows a cancelled test case of a parameterized test as passed:
+        // say it once in plain words too.
+        Note.once("PostgresEventStoreTests: PostgreSQL tests \(note)")
+        try Test.cancel(Comment(rawValue: note))
     }
 
     struct MissingDatabase: Error, CustomStringConvertible {
@@ -61,6 +65,17 @@ enum TestDatabase {
     }
 }
 
+/// Prints a note for the developer running the tests, once per distinct text.
+enum Note {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var printed = Set<String>()
+
+    static func once(_ text: String) {
+        guard lock.withLock({ printed.insert(text).inserted }) else { return }
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+    }
+}
+
 /// Opens an implementation of `EventStore` at a location; the contract tests run once per factory.
 struct StoreFactory: Sendable, CustomTestStringConvertible {
     var name: String
@@ -74,7 +89,9 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         if options.minFreeDiskBytes > 0 {
             // The database's disk belongs to the server; a full one surfaces as SQLSTATE 53100,
             // which the store reports as `capacityExceeded` (see `storeError`).
-            try Test.cancel("not applicable to PostgreSQL: the store cannot see the server's free disk space")
+            let note = "not applicable to PostgreSQL: the store cannot see the server's free disk space"
+            Note.once("PostgresEventStoreTests: aNearlyFullDiskRefusesAppends skipped, \(note)")
+            try Test.cancel(Comment(rawValue: note))
         }
         let configuration = TestDatabase.configuration(schema: location, replicaID: "contract-tests", options: options)
         return try PostgresEventStore(url: url, configuration: configuration)
