@@ -33,6 +33,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
 
         .target(name: "JSONKit"),
         .target(name: "HTTPServer", dependencies: [
@@ -42,6 +44,11 @@ let package = Package(
         .target(name: "EventStore", dependencies: [
             "JSONKit",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The PostgreSQL backend of the EventStore protocol, for several replicas sharing one queue.
+        .target(name: "PostgresEventStore", dependencies: [
+            "EventStore", "JSONKit", "CLibPQ",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SegmentIngest", dependencies: [
@@ -90,6 +97,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "MappingKitTests", dependencies: ["MappingKit", "JSONKit"]),
         .testTarget(name: "EventStoreTests", dependencies: ["EventStore", "JSONKit"]),
+        .testTarget(name: "PostgresEventStoreTests", dependencies: ["PostgresEventStore", "EventStore", "JSONKit"]),
         .testTarget(name: "SegmentIngestTests", dependencies: ["SegmentIngest", "HTTPServer", "JSONKit", "MappingKit", "EventStore", "CZlib"]),
         .testTarget(name: "AdobeTargetTests", dependencies: ["AdobeTarget", "AdobeTargetSimulator", "JSONKit", "HTTPServer"]),
         .testTarget(name: "DeliveryQueueTests", dependencies: [

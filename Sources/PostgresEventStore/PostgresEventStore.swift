@@ -1,0 +1,619 @@
+import EventStore
+import Foundation
+import JSONKit
+import Logging
+
+/// The PostgreSQL implementation of `EventStore`, for several replicas sharing one queue.
+///
+/// Appends go through one writer thread per replica that drains every waiting request into one
+/// transaction (group commit), committed with `synchronous_commit = on`: a receipt is answered
+/// only once the server flushed the commit. Deduplication is decided by the database inside
+/// that transaction (a unique key per messageId), so it holds across replicas. Leasing takes a
+/// transaction-scoped advisory lock per user and only hands out a user's jobs when none of
+/// them is leased, so no two replicas ever hold one user's jobs at once (see
+/// `leaseDueJobs(now:limit:leaseSeconds:)`). Everything else runs on a small connection pool.
+public final class PostgresEventStore: EventStore, @unchecked Sendable {
+    let configuration: PostgresEventStoreConfiguration
+    let redactedURL: String
+    let pool: PostgresConnectionPool
+    var logger: Logger { configuration.logger }
+    var replicaID: String { configuration.replicaID }
+    /// First keys of the two-key advisory locks, derived from the schema so that deployments
+    /// in separate schemas never block each other.
+    let userLockSpace: Int32
+    let purgeLockKey: (Int32, Int32)
+
+    /// Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var waitingAppends: [PendingAppend] = []
+    private var isClosing = false
+    private var committedGroups = 0
+    private var lastCommitFailure: StoreError?
+    /// Unfinished jobs as last counted, plus this replica's changes since.
+    private var queueDepthEstimate = 0
+    private var queueDepthCountedAt = DispatchTime(uptimeNanoseconds: 0)
+    private var unflushedAdobeCalls: [Int64: Int] = [:]
+    private var flushingAdobeCalls: [Int64: Int] = [:]
+    private var isPurging = false
+    private var lastPurge: Date
+
+    /// Owned by the writer thread after `init`.
+    private let writer: PostgresConnection
+    private let writerExited = DispatchSemaphore(value: 0)
+
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
+    /// migrates the schema if needed and starts the writer.
+    public init(url: String, configuration: PostgresEventStoreConfiguration = .init()) throws(StoreError) {
+        self.configuration = configuration
+        redactedURL = DatabaseURL.redacted(url)
+        let schema = configuration.schema
+        guard Self.isValidIdentifier(schema) else {
+            throw .invalidArgument("the schema name \"\(schema)\" is not usable; use lower-case letters, digits and _ (at most 63), starting with a letter or _")
+        }
+        guard !configuration.replicaID.isEmpty, !configuration.replicaID.contains("\0") else {
+            throw .invalidArgument("the replica id must be a non-empty string without NUL characters; set a unique one per replica")
+        }
+        let setup = [
+            "SET search_path TO \(schema)",
+            // Durable appends are the point of the store, whatever the server's default.
+            "SET synchronous_commit TO on",
+            "SET client_min_messages TO warning",
+        ]
+        let applicationName = "adobe-target-destination \(configuration.replicaID)".prefix(60)
+        let redacted = redactedURL
+        let makeConnection = { () throws(PostgresError) -> PostgresConnection in
+            try PostgresConnection(url: url, applicationName: String(applicationName), setupStatements: setup)
+        }
+        do {
+            writer = try makeConnection()
+        } catch {
+            throw .cannotOpen("PostgreSQL at \(redacted) cannot be reached (\(error)); check DATABASE_URL, the server and its pg_hba.conf")
+        }
+        pool = PostgresConnectionPool(maximum: configuration.maxConnections, makeConnection: makeConnection)
+        lastPurge = configuration.clock()
+
+        let now = Self.milliseconds(configuration.clock())
+        do {
+            let keys = try writer.execute("""
+                SELECT hashtext('adobe-target-destination.migrate'), hashtext($1),
+                       hashtext('adobe-target-destination.user:' || $1),
+                       hashtext('adobe-target-destination.replica:' || $1), hashtext($2),
+                       hashtext('adobe-target-destination.purge')
+                """, [schema, configuration.replicaID])[0]
+            let key = { (index: Int) -> Int32 in Int32(keys.string(index) ?? "0") ?? 0 }
+            userLockSpace = key(2)
+            purgeLockKey = (key(5), key(1))
+            try PostgresSchema.migrate(writer, schema: schema, lockKey: (key(0), key(1)))
+            // Held by the writer's session for the store's lifetime: a second live process with
+            // the same replica id would release this one's leases.
+            let locked = try writer.execute("SELECT pg_try_advisory_lock($1, $2)", ["\(key(3))", "\(key(4))"])
+            guard locked.first?.string(0) == "t" else {
+                throw StoreError.cannotOpen("""
+                    the replica id "\(configuration.replicaID)" is in use by another running process on \(redacted) \
+                    (schema \(schema)); give every replica a unique replica id
+                    """)
+            }
+            // Leases held by this replica's previous run died with it: hand those jobs out
+            // again at once. Other replicas' leases are theirs to finish or let expire.
+            try writer.execute("""
+                UPDATE jobs SET state = 0, next_attempt_at = least(next_attempt_at, $1), lease_expires_at = NULL, lease_owner = NULL
+                WHERE state = 1 AND lease_owner = $2
+                """, ["\(now)", configuration.replicaID])
+            queueDepthEstimate = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            queueDepthCountedAt = .now()
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .cannotOpen("the event store in schema \(schema) of \(redacted) cannot be prepared (\(error)); check that the user may create tables there")
+        }
+
+        let thread = Thread { self.runWriter() }
+        thread.name = "PostgresEventStore.writer"
+        thread.qualityOfService = .userInitiated
+        thread.start()
+        logger.info("event store opened", metadata: [
+            "database": "\(redactedURL)", "schema": "\(schema)", "replica": "\(configuration.replicaID)",
+            "unfinishedJobs": "\(queueDepthEstimate)",
+        ])
+    }
+
+    static func isValidIdentifier(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.utf8.count <= 63 else { return false }
+        let lower = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz_")
+        let rest = lower.union(CharacterSet(charactersIn: "0123456789"))
+        return lower.contains(first) && name.unicodeScalars.allSatisfy { rest.contains($0) }
+    }
+
+    public func close() {
+        condition.lock()
+        if isClosing {
+            condition.unlock()
+            return
+        }
+        isClosing = true
+        condition.broadcast()
+        condition.unlock()
+        writerExited.wait()
+        condition.withLock { while isPurging { condition.wait() } }
+        pool.close()
+        // Ends the session and with it the replica lock, so a successor may open at once.
+        writer.finish()
+        logger.info("event store closed", metadata: ["replica": "\(replicaID)"])
+    }
+
+    // MARK: - Append (group commit)
+
+    struct PreparedEvent {
+        var messageId: String?
+        var bodyHex: String
+        var rejectionReason: String?
+        var jobs: [PreparedJob]
+    }
+
+    struct PreparedJob {
+        var mappingID: String
+        var userID: String?
+        /// Hex of the compact JSON payload, or `nil` for a mapping error.
+        var payloadHex: String?
+        var mappingError: String?
+    }
+
+    struct PendingAppend {
+        var events: [PreparedEvent]
+        var newJobCount: Int
+        var completion: @Sendable (Result<AppendReceipt, StoreError>) -> Void
+    }
+
+    public func append(_ batch: [IncomingEvent], completion: @escaping @Sendable (Result<AppendReceipt, StoreError>) -> Void) {
+        // Serialising here spreads the work over the callers' threads.
+        var newJobCount = 0
+        var unstorableText: String?
+        func check(_ text: String?, _ what: String) {
+            // PostgreSQL text cannot hold NUL; SQLite can. Refusing the request is better than
+            // failing the whole group it would share a transaction with.
+            if let text, text.utf8.contains(0) { unstorableText = what }
+        }
+        let events = batch.map { event -> PreparedEvent in
+            check(event.messageId, "a messageId")
+            switch event.disposition {
+            case .rejected(let reason):
+                check(reason, "a rejection reason")
+                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: reason, jobs: [])
+            case .accepted(let specs):
+                let jobs = specs.map { spec -> PreparedJob in
+                    switch spec {
+                    case .delivery(let mappingID, let userID, let payload):
+                        newJobCount += 1
+                        check(mappingID, "a mapping id")
+                        check(userID, "a user id")
+                        return PreparedJob(mappingID: mappingID, userID: userID,
+                                           payloadHex: Hex.encode(JSONSerializer.serialize(payload)), mappingError: nil)
+                    case .mappingError(let mappingID, let userID, let message):
+                        check(mappingID, "a mapping id")
+                        check(userID, "a user id")
+                        check(message, "a mapping error message")
+                        return PreparedJob(mappingID: mappingID, userID: userID, payloadHex: nil, mappingError: message)
+                    }
+                }
+                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: nil, jobs: jobs)
+            }
+        }
+        if let unstorableText {
+            completion(.failure(.invalidArgument("\(unstorableText) contains a NUL character, which PostgreSQL cannot store; remove it from the event")))
+            return
+        }
+        let request = PendingAppend(events: events, newJobCount: newJobCount, completion: completion)
+        condition.lock()
+        guard !isClosing else {
+            condition.unlock()
+            completion(.failure(.closed))
+            return
+        }
+        waitingAppends.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runWriter() {
+        while true {
+            condition.lock()
+            while waitingAppends.isEmpty && !isClosing {
+                let timeout = unflushedAdobeCalls.isEmpty
+                    ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
+                if let timeout {
+                    if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
+                } else {
+                    condition.wait()
+                }
+            }
+            let group = waitingAppends
+            waitingAppends.removeAll(keepingCapacity: true)
+            let closing = isClosing
+            condition.unlock()
+
+            if !group.isEmpty {
+                commit(group)
+            } else {
+                flushAdobeCalls()
+                if closing { break }
+            }
+            if !closing { startPurgeIfDue() }
+        }
+        writerExited.signal()
+    }
+
+    private struct GroupResult {
+        var receipts: [AppendReceipt] = []
+        var newUnfinishedJobs = 0
+    }
+
+    private func commit(_ requests: [PendingAppend]) {
+        if writer.isBroken {
+            do {
+                try writer.reset()
+                logger.warning("the writer's connection to PostgreSQL was re-established", metadata: ["database": "\(redactedURL)"])
+            } catch {
+                fail(requests, with: .databaseFailure("PostgreSQL at \(redactedURL) cannot be reached (\(error)); check the server, appends are refused meanwhile"))
+                return
+            }
+        }
+        refreshQueueDepthIfStale()
+        let maxDepth = configuration.maxQueueDepth
+        var depth = condition.withLock { queueDepthEstimate }
+        var admitted: [PendingAppend] = []
+        for request in requests {
+            if request.newJobCount > 0 && depth + request.newJobCount > maxDepth {
+                request.completion(.failure(.capacityExceeded(
+                    reason: "the delivery queue holds about \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
+                    retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
+                continue
+            }
+            depth += request.newJobCount
+            admitted.append(request)
+        }
+        guard !admitted.isEmpty else { return }
+        let now = Self.milliseconds(configuration.clock())
+        do {
+            let result = try writer.transaction { connection -> GroupResult in
+                let result = try writeGroup(connection, admitted, now: now)
+                try writeBufferedAdobeCalls(connection)
+                return result
+            }
+            finishAdobeCallFlush(committed: true)
+            condition.withLock {
+                queueDepthEstimate += result.newUnfinishedJobs
+                committedGroups += 1
+                lastCommitFailure = nil
+            }
+            for (request, receipt) in zip(admitted, result.receipts) { request.completion(.success(receipt)) }
+        } catch {
+            finishAdobeCallFlush(committed: false)
+            let failure = storeError(error, operation: "storing \(admitted.count) ingest request(s)")
+            logger.error("group commit failed; nothing of these requests was stored", metadata: [
+                "requests": "\(admitted.count)", "error": "\(failure)",
+            ])
+            condition.withLock { lastCommitFailure = failure }
+            fail(admitted, with: failure)
+        }
+    }
+
+    private func fail(_ requests: [PendingAppend], with failure: StoreError) {
+        for request in requests { request.completion(.failure(failure)) }
+    }
+
+    private func refreshQueueDepthIfStale() {
+        let interval = UInt64(max(0, configuration.queueDepthRefreshInterval) * 1e9)
+        let stale = condition.withLock { DispatchTime.now().uptimeNanoseconds >= queueDepthCountedAt.uptimeNanoseconds + interval }
+        guard stale else { return }
+        do {
+            let counted = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            condition.withLock {
+                queueDepthEstimate = counted
+                queueDepthCountedAt = .now()
+            }
+        } catch {
+            logger.warning("counting the queue failed; the capacity check uses the last count", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The body of a group transaction: sequences, dedup claims, events, jobs, counters, in
+    /// one statement each however many requests the group holds.
+    private func writeGroup(_ connection: PostgresConnection, _ requests: [PendingAppend], now: Int64) throws -> GroupResult {
+        let eventCount = requests.reduce(0) { $0 + $1.events.count }
+        var result = GroupResult()
+        guard eventCount > 0 else {
+            result.receipts = requests.map { _ in AppendReceipt(events: []) }
+            return result
+        }
+        // Ascending within the group; other replicas' groups may interleave (gaps are fine).
+        let sequences = try connection.execute(
+            "SELECT nextval('events_seq') AS seq FROM generate_series(1, $1) ORDER BY seq", ["\(eventCount)"]
+        ).map { $0.int64(0)! }
+
+        // A messageId's first accepted occurrence in the group claims it; the database says
+        // whether an earlier claim (this group's, an earlier one's, another replica's) holds.
+        var claims: [String: EventSequence] = [:]
+        var claimOrder: [String] = []
+        var index = 0
+        for request in requests {
+            for event in request.events {
+                if event.rejectionReason == nil, let messageId = event.messageId, claims[messageId] == nil {
+                    claims[messageId] = sequences[index]
+                    claimOrder.append(messageId)
+                }
+                index += 1
+            }
+        }
+        var won = Set<String>()
+        if !claimOrder.isEmpty {
+            // Sorted, so that two transactions claiming overlapping messageIds lock them in the
+            // same order and cannot deadlock; a claim older than the window is taken over.
+            let cutoff = now - Int64(configuration.dedupWindow * 1000)
+            let rows = try connection.execute("""
+                INSERT INTO message_ids(message_id, event_seq, accepted_at)
+                SELECT m, s, $3::bigint FROM unnest($1::text[], $2::bigint[]) AS c(m, s) ORDER BY m
+                ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
+                WHERE message_ids.accepted_at < $4::bigint
+                RETURNING message_id
+                """, [PostgresArray.text(claimOrder), PostgresArray.int64(claimOrder.map { claims[$0] }),
+                      "\(now)", "\(cutoff)"])
+            for row in rows { if let id = row.string(0) { won.insert(id) } }
+        }
+
+        var eventSeqs: [Int64?] = [], eventIds: [String?] = [], statuses: [Int64?] = []
+        var reasons: [String?] = [], bodies: [String?] = []
+        var jobSeqs: [Int64?] = [], jobMessageIds: [String?] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
+        var payloads: [String?] = [], jobStates: [Int64?] = [], deadReasons: [String?] = [], deadMessages: [String?] = []
+        var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
+        index = 0
+        for request in requests {
+            var entries: [AppendReceipt.Entry] = []
+            entries.reserveCapacity(request.events.count)
+            for event in request.events {
+                let sequence = sequences[index]
+                index += 1
+                let status: EventStatus
+                if event.rejectionReason != nil {
+                    status = .rejected
+                } else if let messageId = event.messageId {
+                    status = claims[messageId] == sequence && won.contains(messageId) ? .accepted : .duplicate
+                } else {
+                    status = .accepted
+                }
+                entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
+                eventSeqs.append(sequence)
+                eventIds.append(event.messageId)
+                statuses.append(Int64(status.rawValue))
+                reasons.append(event.rejectionReason)
+                bodies.append(event.bodyHex)
+                switch status {
+                case .rejected: rejected += 1
+                case .duplicate: duplicates += 1
+                case .accepted:
+                    accepted += 1
+                    for job in event.jobs {
+                        jobSeqs.append(sequence)
+                        jobMessageIds.append(event.messageId)
+                        mappingIDs.append(job.mappingID)
+                        userIDs.append(job.userID)
+                        payloads.append(job.payloadHex)
+                        if let message = job.mappingError {
+                            jobStates.append(Int64(JobState.dead.rawValue))
+                            deadReasons.append(DeadLetterReason.mappingError.rawValue)
+                            deadMessages.append(message)
+                            dead += 1
+                        } else {
+                            jobStates.append(Int64(JobState.pending.rawValue))
+                            deadReasons.append(nil)
+                            deadMessages.append(nil)
+                            result.newUnfinishedJobs += 1
+                        }
+                    }
+                }
+            }
+            result.receipts.append(AppendReceipt(events: entries))
+        }
+        try connection.execute("""
+            INSERT INTO events(seq, message_id, received_at, status, reason, body)
+            SELECT s, m, $6::bigint, st, r, decode(b, 'hex')
+            FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[]) AS e(s, m, st, r, b)
+            """, [PostgresArray.int64(eventSeqs), PostgresArray.text(eventIds), PostgresArray.int64(statuses),
+                  PostgresArray.text(reasons), PostgresArray.text(bodies), "\(now)"])
+        if !jobSeqs.isEmpty {
+            // WITH ORDINALITY keeps the insertion order, so job ids ascend with the events.
+            try connection.execute("""
+                INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
+                                 next_attempt_at, dead_reason, dead_message, finished_at)
+                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $9::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
+                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[])
+                     WITH ORDINALITY AS j(s, m, map, u, p, st, dr, dm, o)
+                ORDER BY o
+                """, [PostgresArray.int64(jobSeqs), PostgresArray.text(jobMessageIds), PostgresArray.text(mappingIDs),
+                      PostgresArray.text(userIDs), PostgresArray.text(payloads), PostgresArray.int64(jobStates),
+                      PostgresArray.text(deadReasons), PostgresArray.text(deadMessages), "\(now)"])
+        }
+        try addToCounters(connection, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
+        return result
+    }
+
+    /// Adds to this replica's row of each lifetime counter.
+    func addToCounters(_ connection: PostgresConnection, _ amounts: KeyValuePairs<String, Int64>) throws {
+        let changed = amounts.filter { $0.value != 0 }
+        guard !changed.isEmpty else { return }
+        try connection.execute("""
+            INSERT INTO counters(name, replica, value) SELECT n, $3::text, v FROM unnest($1::text[], $2::bigint[]) AS c(n, v)
+            ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
+            """, [PostgresArray.text(changed.map(\.key)), PostgresArray.int64(changed.map(\.value)), replicaID])
+    }
+
+    public func writeProblem() -> String? {
+        let (closing, failure, depth) = condition.withLock { (isClosing, lastCommitFailure, queueDepthEstimate) }
+        if closing { return StoreError.closed.description }
+        if depth >= configuration.maxQueueDepth {
+            return "the delivery queue is full (about \(depth) unfinished jobs, limit \(configuration.maxQueueDepth))"
+        }
+        if let failure { return "the last write failed: \(failure)" }
+        return nil
+    }
+
+    /// Transactions the writer thread has committed: fewer than the requests when they
+    /// shared a group commit.
+    public var groupCommitCount: Int { condition.withLock { committedGroups } }
+
+    // MARK: - Adobe call accounting
+
+    /// How long recorded Adobe calls may wait for a group commit to carry them.
+    static let adobeCallFlushDelay: TimeInterval = 1
+
+    func bufferAdobeCalls(_ count: Int, minute: Int64) {
+        condition.lock()
+        let wasEmpty = unflushedAdobeCalls.isEmpty
+        unflushedAdobeCalls[minute, default: 0] += count
+        if wasEmpty { condition.signal() }
+        condition.unlock()
+    }
+
+    /// This replica's calls recorded but not yet committed, from `minute` on.
+    func bufferedAdobeCalls(since minute: Int64) -> Int {
+        condition.withLock {
+            unflushedAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
+                + flushingAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
+        }
+    }
+
+    private func writeBufferedAdobeCalls(_ connection: PostgresConnection) throws {
+        let calls = condition.withLock { () -> [Int64: Int] in
+            for (minute, count) in unflushedAdobeCalls { flushingAdobeCalls[minute, default: 0] += count }
+            unflushedAdobeCalls.removeAll()
+            return flushingAdobeCalls
+        }
+        guard !calls.isEmpty else { return }
+        let minutes = calls.keys.sorted()
+        try connection.execute("""
+            INSERT INTO adobe_calls(minute, replica, count) SELECT m, $3::text, c FROM unnest($1::bigint[], $2::bigint[]) AS a(m, c)
+            ON CONFLICT (minute, replica) DO UPDATE SET count = adobe_calls.count + excluded.count
+            """, [PostgresArray.int64(minutes), PostgresArray.int64(minutes.map { Int64(calls[$0]!) }), replicaID])
+    }
+
+    private func finishAdobeCallFlush(committed: Bool) {
+        condition.withLock {
+            if !committed {
+                for (minute, count) in flushingAdobeCalls { unflushedAdobeCalls[minute, default: 0] += count }
+            }
+            flushingAdobeCalls.removeAll()
+        }
+    }
+
+    private func flushAdobeCalls() {
+        guard condition.withLock({ !unflushedAdobeCalls.isEmpty }) else { return }
+        do {
+            if writer.isBroken { try writer.reset() }
+            try writer.transaction { connection in try writeBufferedAdobeCalls(connection) }
+            finishAdobeCallFlush(committed: true)
+        } catch {
+            finishAdobeCallFlush(committed: false)
+            logger.error("recording Adobe call counts failed; they are retried with the next write", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Background purge
+
+    private func startPurgeIfDue() {
+        guard let interval = configuration.automaticPurgeInterval else { return }
+        let now = configuration.clock()
+        let start = condition.withLock { () -> Bool in
+            guard !isPurging, !isClosing, now.timeIntervalSince(lastPurge) >= interval else { return false }
+            isPurging = true
+            lastPurge = now
+            return true
+        }
+        guard start else { return }
+        // Off the writer thread: purging must not hold up appends.
+        DispatchQueue.global(qos: .utility).async {
+            defer {
+                self.condition.withLock {
+                    self.isPurging = false
+                    self.condition.broadcast()
+                }
+            }
+            do {
+                guard let summary = try self.purgeIfNoOtherReplicaIs(now: now) else { return }
+                self.logger.debug("purged expired data", metadata: ["jobs": "\(summary.jobs)", "events": "\(summary.events)"])
+            } catch {
+                self.logger.error("purging expired data failed; it is retried at the next interval", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Shared helpers
+
+    func adjustQueueDepth(by change: Int) {
+        guard change != 0 else { return }
+        condition.withLock { queueDepthEstimate += change }
+    }
+
+    func noteQueueDepth(_ counted: Int) {
+        condition.withLock {
+            queueDepthEstimate = counted
+            queueDepthCountedAt = .now()
+        }
+    }
+
+    func ensureOpen() throws(StoreError) {
+        let closed = condition.withLock { isClosing }
+        if closed { throw .closed }
+    }
+
+    /// Runs `body` on a pooled connection, mapping errors.
+    func withConnection<T>(_ operation: String, _ body: (PostgresConnection) throws -> T) throws(StoreError) -> T {
+        try ensureOpen()
+        do {
+            return try pool.withConnection(body)
+        } catch {
+            throw storeError(error, operation: operation)
+        }
+    }
+
+    /// Runs `body` in a transaction on a pooled connection, mapping errors.
+    @discardableResult
+    func transaction<T>(
+        _ operation: String, durable: Bool = true, _ body: (PostgresConnection) throws -> T
+    ) throws(StoreError) -> T {
+        try withConnection(operation) { connection in
+            try connection.transaction { connection in
+                // A lease lost in a server crash only makes its jobs due again, so leasing
+                // need not wait for the flush.
+                if !durable { try connection.execute("SET LOCAL synchronous_commit TO off") }
+                return try body(connection)
+            }
+        }
+    }
+
+    func storeError(_ error: any Error, operation: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? PostgresError {
+            if error.isDiskFull {
+                return .capacityExceeded(
+                    reason: "the PostgreSQL server's disk is full (\(error.message)); free disk space on the database server",
+                    retryAfterSeconds: configuration.diskFullRetryAfterSeconds)
+            }
+            if error.sqlState == nil {
+                return .databaseFailure("\(operation) failed: PostgreSQL at \(redactedURL) cannot be reached (\(error.message)); check the server and the network")
+            }
+            return .databaseFailure("\(operation) failed: PostgreSQL error \(error); check the server's log")
+        }
+        return .databaseFailure("\(operation) failed: \(error)")
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    static func date(_ milliseconds: Int64?) -> Date? {
+        milliseconds.map { date($0) }
+    }
+}
