@@ -29,7 +29,7 @@ PIDS=()
 source scripts/bench/common.sh
 trap stop_all EXIT INT TERM
 
-BIN="$(swift build -c release --show-bin-path)"
+BIN="${BIN:-$(swift build -c release --show-bin-path)}"
 [[ -x "$BIN/adobe-target-destination" ]] || swift build -c release --product adobe-target-destination >/dev/null
 SIM="http://127.0.0.1:$SIM_PORT"
 OURS="http://127.0.0.1:$OUR_PORT"
@@ -88,17 +88,6 @@ def get_json(port, path, token=None):
     connection.close()
     return answer.status, (json.loads(body) if body else None)
 
-def wait_drained(port, token, timeout):
-    """Seconds until the queue is empty (nothing pending, nothing in flight)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        status, stats = get_json(port, "/admin/stats", token)
-        if status == 200 and stats["queueDepth"] == 0 and stats["inFlight"] == 0:
-            return time.monotonic() - start, stats
-        time.sleep(0.1)
-    status, stats = get_json(port, "/admin/stats", token)
-    sys.exit(f"bench: the queue did not drain within {timeout} s: {json.dumps(stats)}")
-
 def verify(sim_port, prefix, users, round_number):
     """Counts users whose attributes at the simulator differ from the last round's traits."""
     connection = http.client.HTTPConnection("127.0.0.1", sim_port, timeout=30)
@@ -123,10 +112,6 @@ command = sys.argv[1]
 if command == "post":
     port, prefix, users, round_number = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     print(f"{post(port, prefix, users, round_number):.3f}")
-elif command == "drain":
-    port, token, timeout = int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-    seconds, stats = wait_drained(port, token, timeout)
-    print(f"{seconds:.3f} {int(stats['deliveredTotal'])} {int(stats['deadLetteredTotal'])}")
 elif command == "depth":
     status, stats = get_json(int(sys.argv[2]), "/admin/stats", sys.argv[3])
     print(int(stats["queueDepth"]))
@@ -172,6 +157,24 @@ stop_serve() {
         SERVER_PID=""
     fi
 }
+# Waits (in short steps, so that an interrupt stops the script at once) until nothing is
+# pending or in flight; sets DELIVERED and DEAD (the store's totals). Runs in this shell, not
+# a subshell, so that the trap can stop everything.
+wait_drained() {
+    local deadline=$((SECONDS + DRAIN_TIMEOUT)) stats
+    while true; do
+        stats="$(curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" "$OURS/admin/stats")"
+        if [[ "$stats" == *'"queueDepth":0,'* && "$stats" == *'"inFlight":0,'* ]]; then
+            read -r DELIVERED DEAD < <(sed -E 's/.*"deliveredTotal":([0-9]+).*"deadLetteredTotal":([0-9]+).*/\1 \2/' <<<"$stats")
+            return
+        fi
+        if (( SECONDS >= deadline )); then
+            echo "bench: the queue did not drain within $DRAIN_TIMEOUT s: $stats" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
 per_second() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }'; }
 
 # --- a. Backlog drain -------------------------------------------------------------------------
@@ -188,12 +191,14 @@ for concurrency in $CONCURRENCIES; do
     echo "concurrency $concurrency: ingesting $DRAIN_EVENTS identify events for $DRAIN_EVENTS users while Adobe answers 503 ..."
     INGEST_SECONDS=$(load post "$OUR_PORT" "drain-c$concurrency" "$DRAIN_EVENTS" 1)
     QUEUED=$(load depth "$OUR_PORT" "$ADMIN_TOKEN")
-    sim_control DELETE faults
     read -r CALLS_BEFORE _ _ < <(load simcalls "$SIM_PORT")
+    DRAIN_START=$(date +%s.%N)
+    sim_control DELETE faults
     # Outage over: what an operator does (POST /admin/queue/retry-now) so backoff does not count.
     curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $ADMIN_TOKEN" "$OURS/admin/queue/retry-now"
     echo "  queued $QUEUED; Adobe is back, draining ..."
-    read -r DRAIN_SECONDS DELIVERED DEAD < <(load drain "$OUR_PORT" "$ADMIN_TOKEN" "$DRAIN_TIMEOUT")
+    wait_drained
+    DRAIN_SECONDS=$(awk -v s="$DRAIN_START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')
     read -r CALLS_AFTER LOOKUPS UPDATES < <(load simcalls "$SIM_PORT")
     DRAIN_ROWS+=("$concurrency $DRAIN_EVENTS $INGEST_SECONDS $QUEUED $DRAIN_SECONDS $((CALLS_AFTER - CALLS_BEFORE)) $DELIVERED $DEAD")
 done
@@ -208,7 +213,8 @@ for round in $(seq 1 "$REPLAY_ROUNDS"); do
     load post "$OUR_PORT" replay "$REPLAY_USERS" "$round" >/dev/null
     if (( round < REPLAY_ROUNDS )); then sleep "$ROUND_PAUSE"; fi
 done
-read -r _ REPLAY_DELIVERED REPLAY_DEAD < <(load drain "$OUR_PORT" "$ADMIN_TOKEN" "$DRAIN_TIMEOUT")
+wait_drained
+REPLAY_DELIVERED=$DELIVERED REPLAY_DEAD=$DEAD
 REPLAY_SECONDS=$(awk -v s="$REPLAY_START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 read -r REPLAY_CALLS REPLAY_LOOKUPS REPLAY_UPDATES < <(load simcalls "$SIM_PORT")
 METRIC_CALLS=$(curl -fs "$OURS/metrics" | awk '/^adobe_target_calls_total/ { s += $2 } END { print s + 0 }')
