@@ -95,6 +95,56 @@ struct DeliveryCrashTests {
         #expect(duplicated.count <= 8, "more duplicates than deliveries in flight: \(duplicated.sorted())")
     }
 
+    /// Adobe's edge dropping connections mid-request (the simulator's `.reset` fault) delays
+    /// deliveries but loses none: every reset is a transient failure, retried.
+    @Test func connectionResetsAreRetriedUntilEveryEventIsDelivered() async throws {
+        var simulatorConfiguration = AdobeTargetSimulator.Configuration()
+        simulatorConfiguration.clientCode = "crash"
+        simulatorConfiguration.profileCreation = .afterFirstLookup(seconds: 0)
+        let simulator = AdobeTargetSimulator(configuration: simulatorConfiguration)
+        try simulator.start()
+        defer { simulator.shutdown() }
+        simulator.addFault(.init(.reset, ratio: 0.3))
+
+        let scratch = try TemporaryDirectory()
+        let port = try Self.freePort()
+        let server = ServeProcess(
+            configPath: try scratch.write("config.json", Self.configuration),
+            dataDirectory: scratch.url.appendingPathComponent("data").path, port: port,
+            adobeBaseURL: simulator.baseURL, adminToken: Self.adminToken, logDirectory: scratch.url)
+        try server.start()
+        defer { server.kill() }
+        try await server.waitUntilHealthy()
+
+        let run = UUID().uuidString.prefix(8)
+        let events = (0..<20).map { index in
+            (userID: "reset-user-\(index)", messageID: "reset-\(run)-\(index)", marker: "r-\(run)-\(index)")
+        }
+        let body = "[" + events.map { event in
+            #"{"type":"identify","userId":"\#(event.userID)","messageId":"\#(event.messageID)","#
+                + #""timestamp":"2026-11-28T10:00:00.000Z","traits":{"marker":"\#(event.marker)"}}"#
+        }.joined(separator: ",") + "]"
+        let (status, answer) = try await HTTP.send("POST", "http://127.0.0.1:\(port)/webhook", body: body)
+        try #require(status == 200, "ingest refused the batch: \(status) \(answer)")
+
+        let drained = await eventually(seconds: 12) {
+            guard let stats = try? await HTTP.json("http://127.0.0.1:\(port)/admin/stats", bearerToken: Self.adminToken)
+            else { return false }
+            return stats["queueDepth"]?.numberValue == 0 && stats["inFlight"]?.numberValue == 0
+        }
+        #expect(drained, "the queue did not drain within 12 s despite retries; see \(server.logPath)")
+        let stats = try await HTTP.json("http://127.0.0.1:\(port)/admin/stats", bearerToken: Self.adminToken)
+        #expect(stats["deadLetteredTotal"]?.numberValue == 0)
+        // The faults did bite: some requests were reset and retried.
+        #expect(simulator.statistics.faultsInjected > 0)
+        #expect((stats["delivery"]?["transientRetries"]?.numberValue ?? 0) > 0)
+        for event in events {
+            #expect(
+                simulator.profileAttributes(thirdPartyID: event.userID)?["marker"] == .string(event.marker),
+                "\(event.userID) did not receive its update")
+        }
+    }
+
     private static let configuration = #"""
         {
           "delivery": { "concurrency": 8, "maxBackoffSeconds": 1 },
