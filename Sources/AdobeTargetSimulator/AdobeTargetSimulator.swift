@@ -196,6 +196,15 @@ public final class AdobeTargetSimulator: HTTPResponder, @unchecked Sendable {
                 }
                 return
             }
+            if let fault, case .reset = fault.action {
+                // Logged before the reset: the request did arrive, which is what an
+                // at-least-once check must count.
+                if endpoint == .update {
+                    lock.withLock { updateLog.append(UpdateRecord(target: request.target, status: 0)) }
+                }
+                writer.abortConnection()
+                return
+            }
             let response: HTTPResponse
             if let fault, case .status(let code, let retryAfter, let body) = fault.action {
                 var headers = HTTPHeaders([("Content-Type", "application/json")])
@@ -337,7 +346,7 @@ public final class AdobeTargetSimulator: HTTPResponder, @unchecked Sendable {
     /// - `POST /_sim/reset`
     /// - `PUT /_sim/profiles/{id}` (body: attributes object, may be empty), `GET` (→ `{"thirdPartyId","attributes"}` or 404), `DELETE`
     /// - `PUT /_sim/faults` (body `{"faults":[…]}` replaces), `POST /_sim/faults` (one fault, appended), `DELETE /_sim/faults`;
-    ///   a fault: `{"status":503,"retryAfter":"2","body":"…","hang":true,"endpoint":"lookup|update","count":3,"ratio":0.5,"latencyMs":200}`
+    ///   a fault: `{"status":503,"retryAfter":"2","body":"…","hang":true,"reset":true,"endpoint":"lookup|update","count":3,"ratio":0.5,"latencyMs":200}`
     /// - `PUT /_sim/token` (`{"token":"…"|null}`)
     /// - `PUT /_sim/profile-creation` (`{"mode":"never"}` or `{"mode":"afterFirstLookup","delaySeconds":5}`)
     /// - `GET /_sim/stats`, `GET /_sim/updates` (`{"updates":[{"target","status"}]}`)
@@ -441,6 +450,8 @@ public final class AdobeTargetSimulator: HTTPResponder, @unchecked Sendable {
         let action: Fault.Action
         if object["hang"]?.boolValue == true {
             action = .hang
+        } else if object["reset"]?.boolValue == true {
+            action = .reset
         } else if let status = object["status"] {
             guard let code = status.numberValue, code == code.rounded(), (100...599).contains(code) else {
                 return .failure(ControlError(description: "status must be an HTTP status code (100–599)"))
@@ -449,7 +460,7 @@ public final class AdobeTargetSimulator: HTTPResponder, @unchecked Sendable {
         } else if object["latencyMs"] != nil {
             action = .latencyOnly
         } else {
-            return .failure(ControlError(description: #"a fault needs "status", "hang": true or "latencyMs""#))
+            return .failure(ControlError(description: #"a fault needs "status", "hang": true, "reset": true or "latencyMs""#))
         }
         var endpoint: Endpoint?
         if let name = object["endpoint"]?.stringValue {

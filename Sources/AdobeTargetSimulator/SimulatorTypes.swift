@@ -41,6 +41,9 @@ extension AdobeTargetSimulator {
             /// Never answer (until `reset()`, `releaseHungRequests()` or shutdown): the client
             /// must give up on its own timeout.
             case hang
+            /// Drop the connection without answering, with a TCP reset: the client sees a
+            /// connection error (as when Adobe's edge or a proxy fails mid-request).
+            case reset
             /// Only the added latency; the request is then handled normally.
             case latencyOnly
         }
@@ -98,7 +101,7 @@ extension AdobeTargetSimulator {
     public struct UpdateRecord: Sendable, Hashable {
         /// The request target exactly as received (`/m2/acme/profile/update?mbox3rdPartyId=…`).
         public var target: String
-        /// The status it was answered with (0 for a request left hanging).
+        /// The status it was answered with (0 for a request left hanging or reset).
         public var status: Int
 
         public init(target: String, status: Int) {

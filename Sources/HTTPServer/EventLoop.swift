@@ -46,6 +46,13 @@ final class ServerContext: @unchecked Sendable {
     }
 }
 
+/// How a request is answered.
+enum Reply: Sendable {
+    case response(HTTPResponse)
+    /// Close the connection with a reset instead of answering.
+    case abort
+}
+
 /// One request awaiting its answer; `HTTPResponseWriter` holds it.
 final class ResponseToken: @unchecked Sendable {
     let loop: EventLoop
@@ -130,14 +137,14 @@ final class EventLoop: @unchecked Sendable {
     private var now = 0.0
     private var dateCache = DateHeaderCache()
     private var dispatchingToken: ResponseToken?
-    private var synchronousResponse: HTTPResponse?
+    private var synchronousReply: Reply?
     private var draining = false
     private var drainDeadline = 0.0
     private let tickSeconds: Double
 
     // Cross-thread state, guarded by `inboxLock`.
     let inboxLock = Lock()
-    private var inbox: [(ResponseToken, HTTPResponse)] = []
+    private var inbox: [(ResponseToken, Reply)] = []
     private var wakePending = false
     private var requestedDrainDeadline: Double?
     /// Connections accepted by another loop and handed to this one.
@@ -171,21 +178,22 @@ final class EventLoop: @unchecked Sendable {
 
     // MARK: Cross-thread entry points
 
-    /// Called by `HTTPResponseWriter.send`, from any thread.
-    func deliver(_ token: ResponseToken, _ response: HTTPResponse) {
+    /// Called by `HTTPResponseWriter.send` and `abortConnection`, from any thread.
+    func deliver(_ token: ResponseToken, _ reply: Reply) {
         inboxLock.lock()
         if token.answered {
             inboxLock.unlock()
-            logger.warning("HTTPResponseWriter.send was called twice for one request; the second response is dropped")
+            logger.warning(
+                "a request was answered twice through its HTTPResponseWriter (send or abortConnection); the second answer is dropped")
             return
         }
         token.answered = true
         if pthread_equal(threadID, pthread_self()) != 0 && dispatchingToken === token {
             inboxLock.unlock()
-            synchronousResponse = response
+            synchronousReply = reply
             return
         }
-        inbox.append((token, response))
+        inbox.append((token, reply))
         let mustWake = !wakePending
         wakePending = true
         inboxLock.unlock()
@@ -285,7 +293,7 @@ final class EventLoop: @unchecked Sendable {
         let adopted = adoptions
         adoptions.removeAll()
         inboxLock.unlock()
-        for (token, response) in delivered { complete(token, response) }
+        for (token, reply) in delivered { complete(token, reply) }
         for connection in adopted {
             if draining {
                 close(connection.fd)
@@ -516,24 +524,45 @@ final class EventLoop: @unchecked Sendable {
         connection.requestsServed += 1
         let token = ResponseToken(loop: self, connection: connection, serial: connection.serial)
         dispatchingToken = token
-        responder.respond(to: request, writer: HTTPResponseWriter { response in token.loop.deliver(token, response) })
+        responder.respond(to: request, writer: HTTPResponseWriter(token: token))
         dispatchingToken = nil
-        if let response = synchronousResponse {
-            synchronousResponse = nil
+        if let reply = synchronousReply {
+            synchronousReply = nil
             connection.awaitingResponse = false
-            writeResponse(response, on: connection)
+            switch reply {
+            case .response(let response): writeResponse(response, on: connection)
+            case .abort:
+                resetConnection(connection)
+                return
+            }
         }
         connection.parser.releaseExcessCapacity()
     }
 
     /// A response answered from another thread (or later on this one).
-    private func complete(_ token: ResponseToken, _ response: HTTPResponse) {
+    private func complete(_ token: ResponseToken, _ reply: Reply) {
         let connection = token.connection
         guard !connection.closed, connection.awaitingResponse, connection.serial == token.serial else { return }
         connection.awaitingResponse = false
         connection.lastActivity = now
-        writeResponse(response, on: connection)
-        service(connection)
+        switch reply {
+        case .response(let response):
+            writeResponse(response, on: connection)
+            service(connection)
+        case .abort:
+            resetConnection(connection)
+        }
+    }
+
+    /// Closes with a TCP reset (SO_LINGER 0) rather than a FIN, and drops unsent output: the
+    /// peer sees ECONNRESET, as when a server or proxy dies mid-request.
+    private func resetConnection(_ connection: Connection) {
+        guard !connection.closed else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(connection.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        connection.output = []
+        connection.outputSent = 0
+        closeConnection(connection)
     }
 
     private func writeResponse(_ response: HTTPResponse, on connection: Connection) {

@@ -3,14 +3,40 @@
 /// Answering before `respond(to:writer:)` returns is the fast path (no thread hop);
 /// answering later (after a disk commit, say) wakes the connection's event loop.
 public struct HTTPResponseWriter: Sendable {
-    private let sendResponse: @Sendable (HTTPResponse) -> Void
+    private enum Destination: Sendable {
+        /// A request the server is waiting on (no closure allocated per request).
+        case server(ResponseToken)
+        case closures(send: @Sendable (HTTPResponse) -> Void, abort: @Sendable () -> Void)
+    }
 
-    public init(_ send: @escaping @Sendable (HTTPResponse) -> Void) {
-        sendResponse = send
+    private let destination: Destination
+
+    /// `abort` runs for `abortConnection()`; writers made outside a server (in tests, say) may
+    /// leave it out, and then aborting only means the request is never answered.
+    public init(_ send: @escaping @Sendable (HTTPResponse) -> Void, abort: @escaping @Sendable () -> Void = {}) {
+        destination = .closures(send: send, abort: abort)
+    }
+
+    init(token: ResponseToken) {
+        destination = .server(token)
     }
 
     public func send(_ response: HTTPResponse) {
-        sendResponse(response)
+        switch destination {
+        case .server(let token): token.loop.deliver(token, .response(response))
+        case .closures(let send, _): send(response)
+        }
+    }
+
+    /// Drops the connection without answering, with a TCP reset: what a client sees when a
+    /// server or a proxy on the way crashes or gives up mid-request (for fault injection).
+    /// Counts as the answer: a later `send` is ignored, and so is an abort after a `send`.
+    /// Responses already written for earlier pipelined requests may be lost with it.
+    public func abortConnection() {
+        switch destination {
+        case .server(let token): token.loop.deliver(token, .abort)
+        case .closures(_, let abort): abort()
+        }
     }
 }
 
