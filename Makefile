@@ -21,7 +21,7 @@ run: release
 
 test:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	scripts/with-test-postgres.sh $(SWIFT) test --skip-build
 
 bench:
 	scripts/bench.sh

@@ -34,7 +34,7 @@ struct DeliveryCrashTests {
         let dataDirectory = scratch.url.appendingPathComponent("data").path
         let configPath = try scratch.write("config.json", Self.configuration)
         let port = try Self.freePort()
-        let server = ServeProcess(
+        let server = RestartableServe(
             configPath: configPath, dataDirectory: dataDirectory, port: port, adobeBaseURL: simulator.baseURL,
             adminToken: Self.adminToken, logDirectory: scratch.url)
 
@@ -108,7 +108,7 @@ struct DeliveryCrashTests {
 
         let scratch = try TemporaryDirectory()
         let port = try Self.freePort()
-        let server = ServeProcess(
+        let server = RestartableServe(
             configPath: try scratch.write("config.json", Self.configuration),
             dataDirectory: scratch.url.appendingPathComponent("data").path, port: port,
             adobeBaseURL: simulator.baseURL, adminToken: Self.adminToken, logDirectory: scratch.url)
@@ -192,7 +192,7 @@ private func eventually(seconds: Double, _ condition: () async -> Bool) async ->
 
 /// `adobe-target-destination serve` as a child process that can be killed and started again
 /// on the same data directory.
-private final class ServeProcess: @unchecked Sendable {
+private final class RestartableServe: @unchecked Sendable {
     let configPath: String
     let dataDirectory: String
     let port: Int
