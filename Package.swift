@@ -10,6 +10,7 @@ import PackageDescription
 //   AdobeTarget    → JSONKit
 //   AdobeTargetSimulator → HTTPServer, JSONKit
 //   EventStore     → JSONKit, GRDB
+//   PostgresEventStore → EventStore, JSONKit, CLibPQ
 //   MappingKit     → JSONKit
 //   HTTPServer     → (swift-log only; knows nothing of Segment or Adobe)
 //   JSONKit        → (nothing)
@@ -70,7 +71,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "DestinationApp", dependencies: [
-            "JSONKit", "HTTPServer", "MappingKit", "EventStore", "SegmentIngest",
+            "JSONKit", "HTTPServer", "MappingKit", "EventStore", "PostgresEventStore", "SegmentIngest",
             "AdobeTarget", "AdobeTargetSimulator", "DeliveryQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MappingKit
+import PostgresEventStore
 
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +40,7 @@ enum ConfigurationSummary {
             "\(path): OK",
             "server: \(server.host):\(server.port), maxBodyBytes \(server.maxBodyBytes), maxEventBytes \(server.maxEventBytes), requestTimeoutSeconds \(format(server.requestTimeoutSeconds))",
             "data dir: \(configuration.dataDirectory)",
+            "store: " + (configuration.storage.databaseURL.map { "PostgreSQL at \(DatabaseURL.redacted($0.revealedValue))" } ?? "SQLite in the data dir"),
             "log level: \(configuration.logLevel)",
             "segment: shared secret \(isSet(configuration.segment.sharedSecret)), \(configuration.segment.writeKeys.count) write key(s)",
         ]

@@ -71,7 +71,7 @@ public enum ConfigurationLoader {
     /// Names of the environment variables of the contract, in the order `check-config` shows them.
     public static let environmentVariables = [
         "PORT", "DATA_DIR", "LOG_LEVEL", "ADOBE_TARGET_CLIENT_CODE", "ADOBE_TARGET_BEARER_TOKEN",
-        "ADOBE_TARGET_BASE_URL", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "ADMIN_TOKEN",
+        "ADOBE_TARGET_BASE_URL", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "ADMIN_TOKEN", "DATABASE_URL", "REPLICA_ID",
     ]
 
     static func applyEnvironment(
@@ -121,6 +121,15 @@ public enum ConfigurationLoader {
                 .map(Secret.init)
         }
         if let token = value("ADMIN_TOKEN") { configuration.admin.token = Secret(token) }
+        if let url = value("DATABASE_URL") {
+            if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+                configuration.storage.databaseURL = Secret(url)
+            } else {
+                problems.append(ConfigurationProblem([.key("env"), .key("DATABASE_URL")],
+                    "must be a PostgreSQL URL such as postgres://user:password@host:5432/database; unset it to use the embedded SQLite store"))
+            }
+        }
+        if let replica = value("REPLICA_ID") { configuration.storage.replicaID = replica }
     }
 
     static let clientCodeRule =

@@ -51,6 +51,12 @@ public struct DestinationConfiguration: Sendable {
         public var minFreeDiskBytes = 256 * 1024 * 1024
         /// Finished events and deliveries are purged after this.
         public var retentionHours = 168.0
+        /// `postgres://…`: several replicas share one queue in PostgreSQL; `nil` keeps the
+        /// embedded SQLite store in the data dir. Holds a password, so it is a secret.
+        public var databaseURL: Secret?
+        /// This replica's stable name in a shared PostgreSQL queue (its leases are released on
+        /// restart); the host name by default.
+        public var replicaID: String?
     }
 
     public struct Admin: Sendable {

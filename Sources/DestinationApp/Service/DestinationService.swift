@@ -6,6 +6,7 @@ import Foundation
 import HTTPServer
 import JSONKit
 import Logging
+import PostgresEventStore
 import Prometheus
 import SegmentIngest
 
@@ -21,7 +22,7 @@ public final class DestinationService: @unchecked Sendable {
     private var isStopped = false
 
     private var server: HTTPServer?
-    private(set) var store: SQLiteEventStore?
+    private(set) var store: (any EventStore)?
     private var registry: MappingRegistry?
     private var tokenSettings: AdobeTokenSettings?
     private var adobeClient: AdobeTargetClient?
@@ -164,7 +165,23 @@ public final class DestinationService: @unchecked Sendable {
         return serverConfiguration
     }
 
-    private func openStore() throws -> SQLiteEventStore {
+    private func openStore() throws -> any EventStore {
+        if let url = configuration.storage.databaseURL {
+            var postgres = PostgresEventStoreConfiguration()
+            postgres.maxQueueDepth = configuration.storage.maxQueueDepth
+            postgres.retention = configuration.storage.retentionHours * 3600
+            if let replica = configuration.storage.replicaID { postgres.replicaID = replica }
+            postgres.logger = logger
+            do {
+                let store = try PostgresEventStore(url: url.revealedValue, configuration: postgres)
+                logger.notice("using the shared PostgreSQL store", metadata: [
+                    "database": "\(DatabaseURL.redacted(url.revealedValue))", "replica": "\(postgres.replicaID)",
+                ])
+                return store
+            } catch {
+                throw ServiceStartError("cannot open the PostgreSQL store at \(DatabaseURL.redacted(url.revealedValue)): \(error.description)")
+            }
+        }
         var storeConfiguration = SQLiteEventStoreConfiguration()
         storeConfiguration.maxQueueDepth = configuration.storage.maxQueueDepth
         storeConfiguration.minFreeDiskBytes = UInt64(configuration.storage.minFreeDiskBytes)
@@ -210,7 +227,7 @@ public final class DestinationService: @unchecked Sendable {
         }
     }
 
-    private func makeDeliveryQueue(store: SQLiteEventStore, sender: AdobeTargetClient) throws -> DeliveryQueue {
+    private func makeDeliveryQueue(store: any EventStore, sender: AdobeTargetClient) throws -> DeliveryQueue {
         let settings = configuration.delivery
         let deliveryConfiguration = DeliveryConfiguration(
             concurrency: settings.concurrency, maxBackoffSeconds: settings.maxBackoffSeconds,
