@@ -80,8 +80,8 @@ extension JSONValue {
 private let quote = UInt8(ascii: "\"")
 private let backslash = UInt8(ascii: "\\")
 
-/// A key of an object still open, with a cheap summary of its bytes so that duplicate
-/// detection compares strings only when the summaries match.
+/// A key of an object still open, with a hash of its bytes so that duplicate detection
+/// compares strings only when the hashes match.
 private struct PendingKey {
     var string: String
     var fingerprint: UInt64
@@ -154,7 +154,8 @@ private struct Reader: ~Copyable {
                     continue
                 }
             case quote:
-                value = .string(try readString().string)
+                let bytes = try readString()
+                value = .string(makeString(bytes.start, count: bytes.count))
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
                 value = .bool(true)
@@ -237,8 +238,23 @@ private struct Reader: ~Copyable {
         guard base[position] == quote else {
             throw JSONParseError(.unexpectedByte(base[position]), at: position)
         }
-        let key = try readString()
-        keys.push(PendingKey(string: key.string, fingerprint: key.fingerprint))
+        let start = position + 1
+        let end = firstSpecialByte(from: start)
+        if end < count, base[end] == quote {
+            // A plain ASCII key, read in place: most are Segment spec keys, whose strings
+            // exist already.
+            let length = end - start
+            let words = KeyWords(base + start, count: length, readable: count - start)
+            let string = KeyTable.shared.string(base + start, count: length, words: words)
+                ?? makeString(base + start, count: length)
+            keys.push(PendingKey(string: string, fingerprint: words.hash(length: length)))
+            position = end + 1
+        } else {
+            let bytes = try readString()
+            let words = KeyWords(bytes.start, count: bytes.count, readable: bytes.count)
+            keys.push(PendingKey(
+                string: makeString(bytes.start, count: bytes.count), fingerprint: words.hash(length: bytes.count)))
+        }
         skipWhitespace()
         guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
         guard base[position] == UInt8(ascii: ":") else {
@@ -297,8 +313,9 @@ private struct Reader: ~Copyable {
 
     // MARK: Strings
 
-    /// Reads a string starting at its opening quote.
-    mutating func readString() throws(JSONParseError) -> (string: String, fingerprint: UInt64) {
+    /// Reads a string starting at its opening quote; returns its decoded UTF-8 bytes, which stay
+    /// valid until the next string is read.
+    mutating func readString() throws(JSONParseError) -> (start: UnsafePointer<UInt8>, count: Int) {
         let start = position + 1
         var index = start
         while true {
@@ -307,7 +324,7 @@ private struct Reader: ~Copyable {
             let byte = base[index]
             if byte == quote {
                 position = index + 1
-                return makeString(base + start, count: index - start)
+                return (base + start, index - start)
             }
             if byte == backslash {
                 return try readEscapedString(start: start, firstEscape: index)
@@ -319,7 +336,7 @@ private struct Reader: ~Copyable {
 
     /// The slow path of `readString`, for strings with escapes: decodes into `unescaped`.
     mutating func readEscapedString(start: Int, firstEscape: Int) throws(JSONParseError)
-        -> (string: String, fingerprint: UInt64)
+        -> (start: UnsafePointer<UInt8>, count: Int)
     {
         unescaped.removeAll()
         unescaped.append(base + start, count: firstEscape - start)
@@ -332,7 +349,7 @@ private struct Reader: ~Copyable {
             if byte == quote {
                 unescaped.append(base + runStart, count: index - runStart)
                 position = index + 1
-                return makeString(unescaped.base, count: unescaped.count)
+                return (UnsafePointer(unescaped.base), unescaped.count)
             }
             if byte == backslash {
                 unescaped.append(base + runStart, count: index - runStart)
@@ -492,15 +509,16 @@ private struct Reader: ~Copyable {
     }
 
     @inline(__always)
-    func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> (string: String, fingerprint: UInt64) {
-        // The bytes are validated UTF-8 already, so decoding never repairs anything.
-        let string = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
-        guard length > 0 else { return (string, 0) }
-        let fingerprint = UInt64(truncatingIfNeeded: length) << 48
-            | UInt64(bytes[0]) << 40 | UInt64(bytes[length - 1]) << 32
-            | UInt64(bytes[length >> 1]) << 24 | UInt64(bytes[(length - 1) >> 1]) << 16
-            | UInt64(bytes[length / 3]) << 8 | UInt64(bytes[(2 * length) / 3])
-        return (string, fingerprint)
+    func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> String {
+        // The bytes are validated UTF-8 already, so decoding never repairs anything. Copying
+        // into uninitialised capacity is much cheaper than `String(decoding:as:)` for the short
+        // ASCII strings that make up most of a Segment event: up to 15 bytes it fills a small
+        // (inline) string and checks ASCII a word at a time, where `String(decoding:)` runs
+        // a separate validation pass and builds the small string byte by byte.
+        String(unsafeUninitializedCapacity: length) { buffer in
+            buffer.baseAddress.unsafelyUnwrapped.initialize(from: bytes, count: length)
+            return length
+        }
     }
 
     // MARK: Numbers
