@@ -62,11 +62,11 @@ public struct JSONObject: Sendable {
     @inlinable
     public func index(forKey key: String) -> Int? {
         if let keyIndex { return keyIndex[ByteKey(key)] }
-        let length = key.utf8.count
         var position = 0
         for entry in entries {
-            // Comparing lengths first skips most members without touching their bytes.
-            if entry.key.utf8.count == length, utf8Equal(entry.key, key) { return position }
+            // `utf8Equal` compares lengths first, so most members are skipped without
+            // touching their bytes.
+            if utf8Equal(entry.key, key) { return position }
             position += 1
         }
         return nil
