@@ -174,6 +174,8 @@ private struct Reader: ~Copyable {
     /// `frames.count` while the innermost open container is the array whose element spans are
     /// recorded; -1 when there is none (a compare per value rather than a frame lookup).
     var recordingDepth = -1
+    /// Read once per parse: a global's lazy initialiser check costs a call on every access.
+    let keyTable = KeyTable.shared
 
     init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
@@ -255,7 +257,7 @@ private struct Reader: ~Copyable {
                     return value
                 }
                 let frame = frames[frames.count - 1]
-                values.push(value)
+                values.push(consume value)
                 if frames.count == recordingDepth {
                     elementSpans.append(JSONTextSpan(
                         range: elementStart..<position, isCanonical: departures == elementDepartures))
@@ -343,7 +345,7 @@ private struct Reader: ~Copyable {
             // exist already.
             let length = end - start
             let words = KeyWords(base + start, count: length, readable: count - start)
-            let string = KeyTable.shared.string(base + start, count: length, words: words)
+            let string = keyTable.string(base + start, count: length, words: words)
                 ?? makeString(base + start, count: length)
             keys.push(PendingKey(string: string, fingerprint: words.hash(length: length)))
             position = end + 1
