@@ -54,11 +54,19 @@ func utf8Equal(_ lhs: String, _ rhs: String) -> Bool {
     let left = unsafeBitCast(lhs, to: (UInt64, UInt64).self)
     let right = unsafeBitCast(rhs, to: (UInt64, UInt64).self)
     if left == right { return true }
+    // Small (inline) strings hold their bytes zero-padded beside a count and an ASCII flag, so
+    // two of them are equal only if their representations are (`StringLayoutTests` checks this
+    // assumption against the toolchain in use).
+    if left.1 & right.1 & smallStringFlag != 0 { return false }
     #endif
     // The count is O(1) for native strings and rejects most mismatches.
     guard lhs.utf8.count == rhs.utf8.count else { return false }
     return utf8BytesEqual(lhs, rhs)
 }
+
+/// Bit 61 of a string's second word: set for small (inline) strings on 64-bit platforms.
+@usableFromInline
+let smallStringFlag: UInt64 = 1 << 61
 
 @usableFromInline
 func utf8BytesEqual(_ lhs: String, _ rhs: String) -> Bool {
