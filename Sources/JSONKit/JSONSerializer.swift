@@ -146,22 +146,24 @@ struct ByteWriter: ~Copyable {
         case .string(let string): writeString(string)
         case .array(let array):
             append(UInt8(ascii: "["))
-            var first = true
-            for element in array {
-                if !first { append(UInt8(ascii: ",")) }
-                first = false
-                writeCompact(element)
+            // Through the buffers: iterating the arrays would copy (retain and release) every
+            // element on the way.
+            array.withUnsafeBufferPointer { elements in
+                for position in elements.indices {
+                    if position > 0 { append(UInt8(ascii: ",")) }
+                    writeCompact(elements[position])
+                }
             }
             append(UInt8(ascii: "]"))
         case .object(let object):
             append(UInt8(ascii: "{"))
-            var first = true
-            for entry in object.entries {
-                if !first { append(UInt8(ascii: ",")) }
-                first = false
-                writeString(entry.key)
-                append(UInt8(ascii: ":"))
-                writeCompact(entry.value)
+            object.entries.withUnsafeBufferPointer { members in
+                for position in members.indices {
+                    if position > 0 { append(UInt8(ascii: ",")) }
+                    writeString(members[position].key)
+                    append(UInt8(ascii: ":"))
+                    writeCompact(members[position].value)
+                }
             }
             append(UInt8(ascii: "}"))
         }
