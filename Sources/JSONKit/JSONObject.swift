@@ -62,14 +62,14 @@ public struct JSONObject: Sendable {
     @inlinable
     public func index(forKey key: String) -> Int? {
         if let keyIndex { return keyIndex[ByteKey(key)] }
-        let length = key.utf8.count
-        var position = 0
-        for entry in entries {
-            // Comparing lengths first skips most members without touching their bytes.
-            if entry.key.utf8.count == length, utf8Equal(entry.key, key) { return position }
-            position += 1
+        // Through the buffer, so that looking at a member's key does not copy (retain and
+        // release) the member; `utf8Equal` rejects most members without touching their bytes.
+        return entries.withUnsafeBufferPointer { members in
+            for position in members.indices where utf8Equal(members[position].key, key) {
+                return position
+            }
+            return nil
         }
-        return nil
     }
 
     public subscript(key: String) -> JSONValue? {

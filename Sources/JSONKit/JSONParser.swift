@@ -64,6 +64,58 @@ public struct JSONParser: Sendable {
     }
 }
 
+/// Where a value's text lies in the parsed buffer, and whether that text is exactly what
+/// `JSONSerializer.serialize` writes for the parsed value: compact, numbers as JavaScript prints
+/// them, no escapes, no repeated keys. Such text can be stored or hashed as it is, without
+/// serialising the value again.
+public struct JSONTextSpan: Sendable, Hashable {
+    /// Byte offsets in the parsed buffer.
+    public var range: Range<Int>
+    /// `true` only if the text is byte for byte `JSONSerializer.serialize(value)`; `false` may
+    /// also mean "not proven" (any escape, for instance, even one the serializer would write).
+    public var isCanonical: Bool
+
+    public init(range: Range<Int>, isCanonical: Bool) {
+        self.range = range
+        self.isCanonical = isCanonical
+    }
+}
+
+/// A parsed document with the text spans of its batch elements (see `JSONParser.parseWithSpans`).
+public struct JSONSpannedDocument: Sendable {
+    public var value: JSONValue
+    /// The whole value, without the whitespace around it.
+    public var document: JSONTextSpan
+    /// One span per element of the top-level array, or of the array under the requested member
+    /// of a top-level object (the last one, if the member repeats); empty otherwise.
+    public var elements: [JSONTextSpan]
+}
+
+extension JSONParser {
+    /// Parses as `parse(_:)` does, and reports where the document and its batch elements lie in
+    /// `buffer`: the elements of a top-level array, or, when the document is an object, of the
+    /// array under its member `elementsMember` (e.g. `"batch"`).
+    public func parseWithSpans(
+        _ buffer: UnsafeBufferPointer<UInt8>, elementsMember: String? = nil
+    ) throws(JSONParseError) -> JSONSpannedDocument {
+        var reader = Reader(
+            base: buffer.baseAddress, count: buffer.count,
+            maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
+        reader.recordsSpans = true
+        reader.elementsMember = elementsMember
+        let value = try reader.parseDocument()
+        return JSONSpannedDocument(value: value, document: reader.documentSpan, elements: reader.elementSpans)
+    }
+
+    public func parseWithSpans(_ bytes: [UInt8], elementsMember: String? = nil) throws(JSONParseError)
+        -> JSONSpannedDocument
+    {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            try parseWithSpans(buffer, elementsMember: elementsMember)
+        }
+    }
+}
+
 extension JSONValue {
     /// Parses a JSON text with the default limits.
     public init(parsing text: String) throws(JSONParseError) {
@@ -80,8 +132,8 @@ extension JSONValue {
 private let quote = UInt8(ascii: "\"")
 private let backslash = UInt8(ascii: "\\")
 
-/// A key of an object still open, with a cheap summary of its bytes so that duplicate
-/// detection compares strings only when the summaries match.
+/// A key of an object still open, with a hash of its bytes so that duplicate detection
+/// compares strings only when the hashes match.
 private struct PendingKey {
     var string: String
     var fingerprint: UInt64
@@ -109,6 +161,22 @@ private struct Reader: ~Copyable {
     /// Decoded bytes of the string being read, used only when it has escapes.
     var unescaped = ScratchStack<UInt8>()
 
+    /// How many times the text so far departed from `JSONSerializer`'s output (whitespace,
+    /// escapes, numbers not written as JavaScript writes them, repeated keys): a span is
+    /// canonical when this did not change between its start and its end.
+    var departures = 0
+    var recordsSpans = false
+    var elementsMember: String?
+    var documentSpan = JSONTextSpan(range: 0..<0, isCanonical: false)
+    var elementSpans: [JSONTextSpan] = []
+    var elementStart = 0
+    var elementDepartures = 0
+    /// `frames.count` while the innermost open container is the array whose element spans are
+    /// recorded; -1 when there is none (a compare per value rather than a frame lookup).
+    var recordingDepth = -1
+    /// Read once per parse: a global's lazy initialiser check costs a call on every access.
+    let keyTable = KeyTable.shared
+
     init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
         self.base = base ?? UnsafePointer(bitPattern: 1).unsafelyUnwrapped
@@ -124,9 +192,15 @@ private struct Reader: ~Copyable {
             throw JSONParseError(.byteOrderMark, at: 0)
         }
         skipWhitespace()
+        let documentStart = position
+        let documentDepartures = departures
         while true {
             // A value starts here.
             guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
+            if frames.count == recordingDepth {
+                elementStart = position
+                elementDepartures = departures
+            }
             var value: JSONValue
             let byte = base[position]
             switch byte {
@@ -147,14 +221,18 @@ private struct Reader: ~Copyable {
                 position += 1
                 skipWhitespace()
                 if position < count, base[position] == UInt8(ascii: "]") {
+                    if recordsSpans { _ = opensElementArray() }
                     position += 1
                     value = .array([])
                 } else {
+                    let records = recordsSpans && opensElementArray()
                     frames.push(Frame(valueStart: values.count, keyStart: keys.count, isObject: false))
+                    if records { recordingDepth = frames.count }
                     continue
                 }
             case quote:
-                value = .string(try readString().string)
+                let bytes = try readString()
+                value = .string(makeString(bytes.start, count: bytes.count))
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
                 value = .bool(true)
@@ -173,12 +251,17 @@ private struct Reader: ~Copyable {
             // A value ended: add it to the open container, closing containers as they end.
             while true {
                 guard frames.count > 0 else {
+                    documentSpan = JSONTextSpan(range: documentStart..<position, isCanonical: departures == documentDepartures)
                     skipWhitespace()
                     if position != count { throw JSONParseError(.trailingData, at: position) }
                     return value
                 }
                 let frame = frames[frames.count - 1]
-                values.push(value)
+                values.push(consume value)
+                if frames.count == recordingDepth {
+                    elementSpans.append(JSONTextSpan(
+                        range: elementStart..<position, isCanonical: departures == elementDepartures))
+                }
                 skipWhitespace()
                 guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
                 let next = base[position]
@@ -192,6 +275,7 @@ private struct Reader: ~Copyable {
                     value = .object(closeObject(frame))
                 } else if !frame.isObject, next == UInt8(ascii: "]") {
                     value = .array(values.popArray(from: frame.valueStart))
+                    if frames.count == recordingDepth { recordingDepth = -1 }
                 } else {
                     throw JSONParseError(.unexpectedByte(next), at: position - 1)
                 }
@@ -207,8 +291,25 @@ private struct Reader: ~Copyable {
         }
     }
 
+    /// Whether the array opening here is the one whose element spans are wanted; if so, the
+    /// spans of an earlier one (a repeated member, whose last value wins) are dropped.
+    mutating func opensElementArray() -> Bool {
+        let wanted: Bool
+        if frames.count == 0 {
+            wanted = true
+        } else if frames.count == 1, frames[0].isObject, let elementsMember {
+            wanted = utf8Equal(keys[keys.count - 1].string, elementsMember)
+        } else {
+            wanted = false
+        }
+        if wanted { elementSpans.removeAll(keepingCapacity: true) }
+        return wanted
+    }
+
     @inline(__always)
     mutating func skipWhitespace() {
+        guard position < count, base[position] <= 0x20 else { return }
+        departures &+= 1
         while position < count {
             let byte = base[position]
             // Every byte that can follow whitespace in valid JSON is above 0x20.
@@ -237,8 +338,23 @@ private struct Reader: ~Copyable {
         guard base[position] == quote else {
             throw JSONParseError(.unexpectedByte(base[position]), at: position)
         }
-        let key = try readString()
-        keys.push(PendingKey(string: key.string, fingerprint: key.fingerprint))
+        let start = position + 1
+        let end = firstSpecialByte(from: start)
+        if end < count, base[end] == quote {
+            // A plain ASCII key, read in place: most are Segment spec keys, whose strings
+            // exist already.
+            let length = end - start
+            let words = KeyWords(base + start, count: length, readable: count - start)
+            let string = keyTable.string(base + start, count: length, words: words)
+                ?? makeString(base + start, count: length)
+            keys.push(PendingKey(string: string, fingerprint: words.hash(length: length)))
+            position = end + 1
+        } else {
+            let bytes = try readString()
+            let words = KeyWords(bytes.start, count: bytes.count, readable: bytes.count)
+            keys.push(PendingKey(
+                string: makeString(bytes.start, count: bytes.count), fingerprint: words.hash(length: bytes.count)))
+        }
         skipWhitespace()
         guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
         guard base[position] == UInt8(ascii: ":") else {
@@ -279,6 +395,7 @@ private struct Reader: ~Copyable {
         for offset in 0..<length {
             object.updateValue((valueBase + offset).move(), forKey: (keyBase + offset).move().string)
         }
+        if object.count != length { departures &+= 1 }
         return object
     }
 
@@ -297,8 +414,9 @@ private struct Reader: ~Copyable {
 
     // MARK: Strings
 
-    /// Reads a string starting at its opening quote.
-    mutating func readString() throws(JSONParseError) -> (string: String, fingerprint: UInt64) {
+    /// Reads a string starting at its opening quote; returns its decoded UTF-8 bytes, which stay
+    /// valid until the next string is read.
+    mutating func readString() throws(JSONParseError) -> (start: UnsafePointer<UInt8>, count: Int) {
         let start = position + 1
         var index = start
         while true {
@@ -307,7 +425,7 @@ private struct Reader: ~Copyable {
             let byte = base[index]
             if byte == quote {
                 position = index + 1
-                return makeString(base + start, count: index - start)
+                return (base + start, index - start)
             }
             if byte == backslash {
                 return try readEscapedString(start: start, firstEscape: index)
@@ -319,8 +437,9 @@ private struct Reader: ~Copyable {
 
     /// The slow path of `readString`, for strings with escapes: decodes into `unescaped`.
     mutating func readEscapedString(start: Int, firstEscape: Int) throws(JSONParseError)
-        -> (string: String, fingerprint: UInt64)
+        -> (start: UnsafePointer<UInt8>, count: Int)
     {
+        departures &+= 1
         unescaped.removeAll()
         unescaped.append(base + start, count: firstEscape - start)
         var index = firstEscape
@@ -332,7 +451,7 @@ private struct Reader: ~Copyable {
             if byte == quote {
                 unescaped.append(base + runStart, count: index - runStart)
                 position = index + 1
-                return makeString(unescaped.base, count: unescaped.count)
+                return (UnsafePointer(unescaped.base), unescaped.count)
             }
             if byte == backslash {
                 unescaped.append(base + runStart, count: index - runStart)
@@ -492,15 +611,16 @@ private struct Reader: ~Copyable {
     }
 
     @inline(__always)
-    func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> (string: String, fingerprint: UInt64) {
-        // The bytes are validated UTF-8 already, so decoding never repairs anything.
-        let string = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
-        guard length > 0 else { return (string, 0) }
-        let fingerprint = UInt64(truncatingIfNeeded: length) << 48
-            | UInt64(bytes[0]) << 40 | UInt64(bytes[length - 1]) << 32
-            | UInt64(bytes[length >> 1]) << 24 | UInt64(bytes[(length - 1) >> 1]) << 16
-            | UInt64(bytes[length / 3]) << 8 | UInt64(bytes[(2 * length) / 3])
-        return (string, fingerprint)
+    func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> String {
+        // The bytes are validated UTF-8 already, so decoding never repairs anything. Copying
+        // into uninitialised capacity is much cheaper than `String(decoding:as:)` for the short
+        // ASCII strings that make up most of a Segment event: up to 15 bytes it fills a small
+        // (inline) string and checks ASCII a word at a time, where `String(decoding:)` runs
+        // a separate validation pass and builds the small string byte by byte.
+        String(unsafeUninitializedCapacity: length) { buffer in
+            buffer.baseAddress.unsafelyUnwrapped.initialize(from: bytes, count: length)
+            return length
+        }
     }
 
     // MARK: Numbers
@@ -538,12 +658,20 @@ private struct Reader: ~Copyable {
             throw JSONParseError(.invalidNumber, at: index)
         }
 
+        // Whether JavaScript prints the value with exactly these characters: no exponent, at
+        // most 15 significant digits (so they are the shortest that round-trip), no trailing
+        // fraction zero, no "-0", and not below 1e-6 (printed with an exponent).
+        var canonical = true
         if index < count, base[index] == UInt8(ascii: ".") {
             index += 1
             guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
             guard isDigit(base[index]) else { throw JSONParseError(.invalidNumber, at: index) }
+            var leadingZeros = 0
+            var lastDigit: UInt8 = 0
             while index < count, isDigit(base[index]) {
                 let digit = base[index] &- UInt8(ascii: "0")
+                lastDigit = digit
+                if mantissa == 0 && digit == 0 { leadingZeros += 1 }
                 if significantDigits < 19 {
                     if mantissa != 0 || digit != 0 { significantDigits += 1 }
                     mantissa = mantissa &* 10 &+ UInt64(digit)
@@ -553,9 +681,11 @@ private struct Reader: ~Copyable {
                 }
                 index += 1
             }
+            if lastDigit == 0 || leadingZeros > 5 { canonical = false }
         }
 
         if index < count, base[index] | 0x20 == UInt8(ascii: "e") {
+            canonical = false
             index += 1
             guard index < count else { throw JSONParseError(.unexpectedEnd, at: count) }
             var exponentNegative = false
@@ -578,6 +708,7 @@ private struct Reader: ~Copyable {
             throw JSONParseError(.numberTooLong(limit: maximumNumberLength), at: start)
         }
         position = index
+        if !canonical || truncated || significantDigits > 15 || (negative && mantissa == 0) { departures &+= 1 }
 
         if !truncated {
             // Exact fast paths: the mantissa and the power of ten are both exact doubles, so one

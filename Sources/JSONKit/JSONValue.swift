@@ -47,11 +47,32 @@ extension JSONValue: Hashable {
 /// Compares two strings by their UTF-8 bytes, as JavaScript compares strings by code units.
 @inlinable @inline(__always)
 func utf8Equal(_ lhs: String, _ rhs: String) -> Bool {
-    // The count check is O(1) for native strings and rejects most mismatches; Swift's `==`
-    // is a byte compare for ASCII/NFC strings, and only a canonical-equivalence match needs
-    // the byte-by-byte confirmation.
-    guard lhs.utf8.count == rhs.utf8.count, lhs == rhs else { return false }
-    return lhs.utf8.elementsEqual(rhs.utf8)
+    #if arch(x86_64) || arch(arm64)
+    // Two strings with the same representation (the same inline bytes of a small string, or
+    // the same storage) are equal without reading them: the common case of a key looked up
+    // with the literal it was interned from.
+    let left = unsafeBitCast(lhs, to: (UInt64, UInt64).self)
+    let right = unsafeBitCast(rhs, to: (UInt64, UInt64).self)
+    if left == right { return true }
+    // Small (inline) strings hold their bytes zero-padded beside a count and an ASCII flag, so
+    // two of them are equal only if their representations are (`StringLayoutTests` checks this
+    // assumption against the toolchain in use).
+    if left.1 & right.1 & smallStringFlag != 0 { return false }
+    #endif
+    // The count is O(1) for native strings and rejects most mismatches.
+    guard lhs.utf8.count == rhs.utf8.count else { return false }
+    return utf8BytesEqual(lhs, rhs)
+}
+
+/// Bit 61 of a string's second word: set for small (inline) strings on 64-bit platforms.
+@usableFromInline
+let smallStringFlag: UInt64 = 1 << 61
+
+@usableFromInline
+func utf8BytesEqual(_ lhs: String, _ rhs: String) -> Bool {
+    var lhs = lhs
+    var rhs = rhs
+    return lhs.withUTF8 { left in rhs.withUTF8 { right in left.elementsEqual(right) } }
 }
 
 extension JSONValue {

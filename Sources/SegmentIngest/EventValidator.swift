@@ -64,7 +64,10 @@ public struct EventValidator: Sendable {
         }
         // A write key is a secret: it is not stored, shown in dead letters or sent anywhere.
         let hadWriteKey = object.removeValue(forKey: "writeKey") != nil
-        let received = JSONSerializer.serialize(.object(object))
+        // The request's own bytes, when they are the canonical compact form already, spare
+        // serialising the event (the costliest step of validation, per callgrind).
+        let received = !hadWriteKey && candidate.compactJSON != nil
+            ? Array(candidate.compactJSON!) : JSONSerializer.serialize(.object(object))
         var modified = hadWriteKey
 
         var messageId: String
@@ -118,28 +121,29 @@ public struct EventValidator: Sendable {
             }
         }
 
-        var identifiers: [String: String] = [:]
-        for field in ["userId", "anonymousId", "groupId", "previousId"] {
-            switch Self.identifier(object[field]) {
+        // Four named fields rather than a dictionary: this runs for every event.
+        var identifiers = Identifiers()
+        for field in Identifiers.Field.allCases {
+            switch Self.identifier(object[field.rawValue]) {
             case .absent: break
             case .string(let text): identifiers[field] = text
             case .coerced(let text):
                 identifiers[field] = text
-                object[field] = .string(text)
+                object[field.rawValue] = .string(text)
                 modified = true
             case .invalid(let kind):
-                return rejection("'\(field)' is \(kind); send it as a non-empty string")
+                return rejection("'\(field.rawValue)' is \(kind); send it as a non-empty string")
             }
         }
 
         switch type {
         case .alias:
-            if identifiers["previousId"] == nil || identifiers["userId"] == nil {
+            if identifiers.previousId == nil || identifiers.userId == nil {
                 return rejection(
                     "an alias call needs both 'previousId' (the old id) and 'userId' (the new one) as non-empty strings; send both")
             }
         default:
-            if identifiers["userId"] == nil && identifiers["anonymousId"] == nil {
+            if identifiers.userId == nil && identifiers.anonymousId == nil {
                 return rejection(
                     "a \(type.rawValue) call needs a 'userId' or an 'anonymousId' (a non-empty string); send at least one")
             }
@@ -150,7 +154,7 @@ public struct EventValidator: Sendable {
                     "a track call needs 'event', the name of the action as a non-empty string (for example \"Order Completed\"); send it")
             }
         }
-        if type == .group, identifiers["groupId"] == nil {
+        if type == .group, identifiers.groupId == nil {
             return rejection("a group call needs 'groupId' as a non-empty string; send the id of the group")
         }
 
@@ -159,8 +163,8 @@ public struct EventValidator: Sendable {
         }
         let json = modified ? JSONSerializer.serialize(.object(object)) : received
         return .success(IngestEvent(
-            index: index, messageId: messageId, type: type, userId: identifiers["userId"],
-            anonymousId: identifiers["anonymousId"], event: object, json: json))
+            index: index, messageId: messageId, type: type, userId: identifiers.userId,
+            anonymousId: identifiers.anonymousId, event: object, json: json))
     }
 
     public static func derivedMessageId(_ compactJSON: [UInt8]) -> String {
@@ -171,6 +175,36 @@ public struct EventValidator: Sendable {
         -> Result<IngestEvent, EventRejection>
     {
         .failure(EventRejection(index: index, messageId: messageId, error: error, value: .object(object)))
+    }
+
+    private struct Identifiers {
+        enum Field: String, CaseIterable {
+            case userId, anonymousId, groupId, previousId
+        }
+
+        var userId: String?
+        var anonymousId: String?
+        var groupId: String?
+        var previousId: String?
+
+        subscript(field: Field) -> String? {
+            get {
+                switch field {
+                case .userId: return userId
+                case .anonymousId: return anonymousId
+                case .groupId: return groupId
+                case .previousId: return previousId
+                }
+            }
+            set {
+                switch field {
+                case .userId: userId = newValue
+                case .anonymousId: anonymousId = newValue
+                case .groupId: groupId = newValue
+                case .previousId: previousId = newValue
+                }
+            }
+        }
     }
 
     private enum Identifier {

@@ -7,10 +7,15 @@ public struct IncomingEventCandidate: Sendable, Equatable {
     public var index: Int
     /// The element as received; not necessarily an object.
     public var value: JSONValue
+    /// The element's own bytes in the request, when they are exactly `JSONSerializer`'s
+    /// compact form of `value` (as Segment and most senders write events): validation then
+    /// keeps them instead of serialising the event again.
+    public var compactJSON: ArraySlice<UInt8>?
 
-    public init(index: Int, value: JSONValue) {
+    public init(index: Int, value: JSONValue, compactJSON: ArraySlice<UInt8>? = nil) {
         self.index = index
         self.value = value
+        self.compactJSON = compactJSON
     }
 }
 
@@ -65,8 +70,11 @@ public struct IngestRequestDecoder: Sendable {
         let bytes = try RequestBodyDecoder.decode(
             body, contentEncoding: headers["Content-Encoding"], limit: limits.bodyLimit(for: route))
         let parsed: Result<JSONValue, JSONParseError>
+        var spans: JSONSpannedDocument?
         do throws(JSONParseError) {
-            parsed = .success(try parser.parse(bytes))
+            let document = try parser.parseWithSpans(bytes, elementsMember: "batch")
+            parsed = .success(document.value)
+            spans = document
         } catch {
             parsed = .failure(error)
         }
@@ -90,8 +98,36 @@ public struct IngestRequestDecoder: Sendable {
             throw .badRequest(
                 "the body is not valid JSON: \(error.description); send \(Self.expectedShape(for: route))")
         }
-        let (candidates, shared) = try Self.split(value, route: route)
+        var (candidates, shared) = try Self.split(value, route: route)
+        if let spans { Self.attachCompactJSON(to: &candidates, from: spans, body: bytes, route: route) }
         return DecodedIngestRequest(route: route, candidates: candidates, shared: shared)
+    }
+
+    /// Gives each candidate its bytes from the body when they are already compact canonical
+    /// JSON. A single event is the whole document; the events of a batch are the spans of its
+    /// elements, used only when they line up one to one with the candidates.
+    private static func attachCompactJSON(
+        to candidates: inout [IncomingEventCandidate], from spans: JSONSpannedDocument, body: [UInt8],
+        route: IngestRoute
+    ) {
+        // The same reading of the body's shape as `split`.
+        let isBatch: Bool
+        switch (route, spans.value) {
+        case (_, .array): isBatch = true
+        case (.trackingCall, _): isBatch = false
+        case (_, .object(let object)): isBatch = object["batch"] != nil
+        default: return
+        }
+        if !isBatch {
+            if candidates.count == 1, spans.document.isCanonical {
+                candidates[0].compactJSON = body[spans.document.range]
+            }
+            return
+        }
+        guard spans.elements.count == candidates.count else { return }
+        for position in candidates.indices where spans.elements[position].isCanonical {
+            candidates[position].compactJSON = body[spans.elements[position].range]
+        }
     }
 
     private static func eventWriteKeys(in value: JSONValue?, route: IngestRoute) -> [String?] {

@@ -74,6 +74,10 @@ func runJSONBenchmarks(samplesDirectory: String) {
         print("JSON: no *.json samples in \(samplesDirectory); pass --samples DIR")
         return
     }
+    if let iterations = ProcessInfo.processInfo.environment["BENCH_FIXED_ITERATIONS"].flatMap(Int.init) {
+        runFixedWork(samples, iterations: iterations)
+        return
+    }
 
     print("JSON parse and serialize throughput, MB/s (best of 3; BENCH_SECONDS=\(seconds))")
     print(
@@ -125,4 +129,30 @@ func runJSONBenchmarks(samplesDirectory: String) {
     print("overall parse: \(format(overall.parse)) MB/s, \(format(overall.parse / overall.foundation))x JSONSerialization"
         + " (goal \(format(goal))x): \(overall.parse / overall.foundation >= goal ? "met" : "NOT met")")
     if benchmarkSink == 42 { print("") }  // keeps the measured work observable
+}
+
+/// A fixed amount of work and no timing, for instruction counts (`valgrind --tool=callgrind`,
+/// `perf stat -e instructions`), which stay meaningful on a loaded machine where wall-clock
+/// throughput does not. `BENCH_FIXED_WORK=parse|serialize|foundation` picks what is repeated.
+private func runFixedWork(_ samples: [Sample], iterations: Int) {
+    let work = ProcessInfo.processInfo.environment["BENCH_FIXED_WORK"] ?? "parse"
+    var buffer: [UInt8] = []
+    for _ in 0..<iterations {
+        for sample in samples {
+            switch work {
+            case "serialize":
+                buffer.removeAll(keepingCapacity: true)
+                JSONSerializer.serialize(sample.value, into: &buffer)
+                keep(buffer.count)
+            case "foundation":
+                let object = try? JSONSerialization.jsonObject(with: sample.data, options: [.fragmentsAllowed])
+                keep(object == nil ? 0 : 1)
+            default:
+                if case .object(let object)? = try? JSONParser().parse(sample.bytes) { keep(object.count) } else { keep(1) }
+            }
+        }
+    }
+    let bytes = samples.reduce(0) { $0 + $1.bytes.count } * iterations
+    print("JSON fixed work: \(work) of \(samples.count) samples x \(iterations) (\(bytes) input bytes)")
+    if benchmarkSink == 42 { print("") }
 }
