@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 import JSONKit
 import Logging
@@ -61,6 +62,7 @@ public struct IngestService: Sendable {
     private let mappings: any MappingProvider
     private let sink: any IngestEventSink
     private let logger: Logger
+    private let metrics = IngestMetrics()
 
     public init(
         configuration: IngestConfiguration, mappings: any MappingProvider, sink: any IngestEventSink, logger: Logger
@@ -80,7 +82,7 @@ public struct IngestService: Sendable {
                 "path": "\(request.path)", "status": "\(error.status.code)", "reason": "\(error.message)",
                 "remote": "\(request.remoteAddress)",
             ])
-            IngestMetrics.requests(path: request.path, status: error.status.code)
+            metrics.requests(path: request.path, status: error.status.code)
             writer.send(error.response)
             return
         }
@@ -91,26 +93,27 @@ public struct IngestService: Sendable {
         }
         let submission = IngestSubmission(route: route, events: planned, rejections: batch.rejections)
         if planned.isEmpty && batch.rejections.isEmpty {
-            IngestMetrics.requests(path: request.path, status: 200)
+            metrics.requests(path: request.path, status: 200)
             writer.send(IngestAnswer.success(accepted: 0, rejected: []))
             return
         }
 
         let logger = self.logger
+        let metrics = self.metrics
         let path = request.path
         sink.store(submission) { result in
             switch result {
             case .success(let receipts):
                 let response = Self.answer(for: submission, receipts: receipts)
-                IngestMetrics.stored(submission: submission, receipts: receipts)
-                IngestMetrics.requests(path: path, status: response.status.code)
+                metrics.stored(submission: submission, receipts: receipts)
+                metrics.requests(path: path, status: response.status.code)
                 writer.send(response)
             case .failure(let error):
                 let failure = Self.failure(for: error)
                 logger.warning("ingest batch not stored", metadata: [
                     "path": "\(path)", "events": "\(submission.events.count)", "reason": "\(failure.message)",
                 ])
-                IngestMetrics.requests(path: path, status: failure.status.code)
+                metrics.requests(path: path, status: failure.status.code)
                 writer.send(failure.response)
             }
         }
@@ -167,13 +170,37 @@ public enum IngestRoutes {
     }
 }
 
-enum IngestMetrics {
-    static func requests(path: String, status: Int) {
-        Counter(label: "segment_ingest_requests_total", dimensions: [("path", path), ("status", String(status))])
-            .increment()
+/// The ingest counters, each made on first use (as before, so they register with whatever
+/// metrics system is bootstrapped by then) and kept: building a `Counter` asks the metrics
+/// factory (a registry lookup under its lock) every time, and the answers are sent from the
+/// store's single writer thread, where every request's cost delays the next group commit.
+final class IngestMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var counters: [CounterKey: Counter] = [:]
+
+    private struct CounterKey: Hashable {
+        var label: String
+        var name: String
+        var value: String
+        var status: Int
     }
 
-    static func stored(submission: IngestSubmission, receipts: [IngestEventReceipt]) {
+    private func counter(_ label: String, _ dimensions: [(String, String)], key: CounterKey) -> Counter {
+        lock.lock()
+        defer { lock.unlock() }
+        if let counter = counters[key] { return counter }
+        let counter = Counter(label: label, dimensions: dimensions)
+        counters[key] = counter
+        return counter
+    }
+
+    func requests(path: String, status: Int) {
+        counter("segment_ingest_requests_total", [("path", path), ("status", String(status))],
+                key: CounterKey(label: "requests", name: "path", value: path, status: status)).increment()
+    }
+
+    func stored(submission: IngestSubmission, receipts: [IngestEventReceipt]) {
         var stored = 0
         var duplicates = 0
         var refused = submission.rejections.count
@@ -184,8 +211,9 @@ enum IngestMetrics {
             case .refused: refused += 1
             }
         }
-        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "stored")]).increment(by: stored)
-        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "duplicate")]).increment(by: duplicates)
-        Counter(label: "segment_ingest_events_total", dimensions: [("outcome", "rejected")]).increment(by: refused)
+        for (outcome, count) in [("stored", stored), ("duplicate", duplicates), ("rejected", refused)] {
+            counter("segment_ingest_events_total", [("outcome", outcome)],
+                    key: CounterKey(label: "events", name: "outcome", value: outcome, status: 0)).increment(by: count)
+        }
     }
 }

@@ -2,6 +2,11 @@
 // process on the same bytes. Each figure is the best of three timed runs; a run repeats the
 // work until about `BENCH_SECONDS` (default 1) has passed for the all-samples rows and a
 // quarter of that for each single file.
+//
+// `BENCH_FIXED_ITERATIONS=N` (with `BENCH_FIXED_WORK=parse|serialize|foundation`) instead
+// repeats a fixed amount of work without timing, for instruction counts on a shared machine:
+//   BENCH_FIXED_ITERATIONS=550 valgrind --tool=callgrind destination-bench json --samples DIR
+// (subtract a run with fewer iterations to leave out start-up).
 import Foundation
 import JSONKit
 
