@@ -193,7 +193,7 @@ import Testing
 
             sender.rotateCredentials()
             // The refused run was parked with its lease: it goes first on resume instead of
-            // waiting for the 3 s lease to expire.
+            // waiting for the 6 s lease to expire.
             #expect(try await eventually(timeout: 1.5) { try harness.store.stats().queueDepth == 0 })
         }
         #expect(queue.pauseReason == nil)
