@@ -322,7 +322,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                     park(Array(buffer[next...]))
                     buffer.removeAll()
                     next = 0
-                    if probe, let run = await probeRun(now: now) {
+                    if probe, let run = await probeRun() {
                         logger.info("delivery paused: trying one delivery in case the refusal was transient")
                         startDelivery(run, reservedCalls: 0, in: &group)
                     }
@@ -342,7 +342,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                         await waitForRateLimit(&wakeups)
                         continue
                     }
-                    buffer = await lease(now: now, limit: configuration.leaseBatchSize)
+                    buffer = await lease(limit: configuration.leaseBatchSize)
                     if buffer.isEmpty {
                         await sleep(&wakeups, seconds: configuration.idlePollSeconds)
                         continue
@@ -350,7 +350,9 @@ public final class DeliveryQueue: @unchecked Sendable {
                 }
 
                 let leased = buffer[next]
-                guard leased.leaseExpiresAt.timeIntervalSince(now) >= configuration.minimumLeaseRemainingSeconds else {
+                // The current time, not the loop's `now`: the lease call, or a wait for a free
+                // delivery slot, may have taken a while since.
+                guard leased.leaseExpiresAt.timeIntervalSince(clock.now()) >= configuration.minimumLeaseRemainingSeconds else {
                     // Too little lease left for the requests to time out: another worker could
                     // take these jobs mid-delivery. Let the lease expire instead.
                     next += 1
@@ -398,13 +400,14 @@ public final class DeliveryQueue: @unchecked Sendable {
     }
 
     /// The run to try while paused: a parked one whose lease still has time, else a new lease.
-    private func probeRun(now: Date) async -> LeasedRun? {
+    private func probeRun() async -> LeasedRun? {
+        let now = clock.now()
         let parked: LeasedRun? = lock.withLock {
             state.parked.removeAll { $0.leaseExpiresAt.timeIntervalSince(now) < configuration.minimumLeaseRemainingSeconds }
             return state.parked.isEmpty ? nil : state.parked.removeFirst()
         }
         if let parked { return parked }
-        return await lease(now: now, limit: 1).first
+        return await lease(limit: 1).first
     }
 
     /// `nil` when delivering; while paused, whether to probe now. Ends the pause when the
@@ -447,11 +450,13 @@ public final class DeliveryQueue: @unchecked Sendable {
         if rateLimiter.state.headroom >= configuration.callsPerDelivery { metrics.rateLimitWaiting.record(0) }
     }
 
-    private func lease(now: Date, limit: Int) async -> [LeasedRun] {
+    /// Leases due jobs. The lease starts when the store call runs, not when it was queued:
+    /// behind other store calls it may wait long enough to use up much of a short lease.
+    private func lease(limit: Int) async -> [LeasedRun] {
         do {
             let leaseSeconds = configuration.leaseSeconds
-            let groups = try await onStore { [store] () throws(StoreError) in
-                try store.leaseDueJobs(now: now, limit: limit, leaseSeconds: leaseSeconds)
+            let groups = try await onStore { [store, clock] () throws(StoreError) in
+                try store.leaseDueJobs(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
             }
             storeSucceeded()
             return groups.map(LeasedRun.init)
@@ -466,7 +471,10 @@ public final class DeliveryQueue: @unchecked Sendable {
     private func sleep(_ wakeups: inout AsyncStream<Void>.Iterator, seconds: Double) async {
         let wake = wakeContinuation
         let timer = Task.detached {
-            try? await Task.sleep(nanoseconds: Self.nanoseconds(seconds))
+            // A timer cancelled because something else woke the dispatcher must not wake it
+            // too: that wake-up would end the next sleep at once, whose cancelled timer would
+            // end the one after, and the dispatcher would poll the store without pause.
+            do { try await Task.sleep(nanoseconds: Self.nanoseconds(seconds)) } catch { return }
             wake.yield()
         }
         _ = await wakeups.next(isolation: nil)

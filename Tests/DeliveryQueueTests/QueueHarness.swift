@@ -81,7 +81,10 @@ extension DeliveryConfiguration {
         configuration.rateLimitRefreshSeconds = 0.1
         configuration.rateLimitWaitSeconds = 0.05
         configuration.adobeRequestTimeoutSeconds = 0.5
-        configuration.leaseSeconds = 3
+        // 4 s between the lease and the minimum a delivery needs left (2 s): a leased run
+        // waits for a store round trip and a free thread before it starts, which under load
+        // has taken over a second; with less slack it would be skipped until its lease expired.
+        configuration.leaseSeconds = 6
         configuration.idlePollSeconds = 0.05
         configuration.storeErrorRetrySeconds = 0.1
         configuration.gaugeRefreshSeconds = 0.2
@@ -89,14 +92,36 @@ extension DeliveryConfiguration {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held.
+/// Polls `condition` until it holds or the code under test had `timeout` seconds to make it
+/// hold; returns whether it held.
+///
+/// The test process shares a few threads among hundreds of parallel tests, and some of them
+/// block a thread for seconds. While the threads are blocked, this poller and the queue it
+/// watches are both frozen: a queue seen starting its first lease 26 s after `start()` made
+/// a wall-clock deadline fail although the queue had not run at all. So each poll charges the
+/// real time it took only up to `maxChargedPollSeconds`, and a late wake-up (the process was
+/// starved) lengthens the wait instead of using it up. A queue that stalls while the poller
+/// runs on time still fails, and `timeout × 4` of wall time ends the wait in any case.
 func eventually(timeout: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+    let maxChargedPollSeconds = 0.25
+    let wallDeadline = ContinuousClock.now + .seconds(timeout * 4)
+    var remaining = timeout
+    var last = ContinuousClock.now
+    while remaining > 0 && ContinuousClock.now < wallDeadline {
         if try condition() { return true }
         try? await Task.sleep(nanoseconds: 20_000_000)
+        let now = ContinuousClock.now
+        remaining -= min((now - last).seconds, maxChargedPollSeconds)
+        last = now
     }
     return try condition()
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
 }
 
 extension QueueHarness {

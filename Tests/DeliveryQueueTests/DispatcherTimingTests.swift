@@ -1,0 +1,122 @@
+import DeliveryQueue
+import EventStore
+import Foundation
+import JSONKit
+import Testing
+
+/// A store that forwards to a real one, counts leases and can make them slow, as a store
+/// is when its writer is busy with other work.
+final class InstrumentedStore: EventStore, @unchecked Sendable {
+    private let base: any EventStore
+    private let lock = NSLock()
+    private var leaseCount = 0
+    private var leaseDelays: [Double] = []
+
+    init(_ base: any EventStore) { self.base = base }
+
+    /// Leases so far.
+    var leases: Int { lock.withLock { leaseCount } }
+
+    /// Makes the next leases take these many seconds longer, in order, before they run.
+    func delayNextLeases(by seconds: [Double]) { lock.withLock { leaseDelays = seconds } }
+
+    func leaseDueJobs(now: Date, limit: Int, leaseSeconds: Double) throws(StoreError) -> [LeasedJobGroup] {
+        let delay: Double = lock.withLock {
+            leaseCount += 1
+            return leaseDelays.isEmpty ? 0 : leaseDelays.removeFirst()
+        }
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        return try base.leaseDueJobs(now: now, limit: limit, leaseSeconds: leaseSeconds)
+    }
+
+    func append(_ batch: [IncomingEvent], completion: @escaping @Sendable (Result<AppendReceipt, StoreError>) -> Void) {
+        base.append(batch, completion: completion)
+    }
+
+    func recordOutcome(_ jobIDs: [JobID], _ outcome: JobOutcome) throws(StoreError) { try base.recordOutcome(jobIDs, outcome) }
+    func deadLetters(limit: Int, offset: Int) throws(StoreError) -> [DeadLetter] { try base.deadLetters(limit: limit, offset: offset) }
+    func replayDeadLetters(ids: [JobID]?) throws(StoreError) -> ReplaySummary { try base.replayDeadLetters(ids: ids) }
+    func makeAllPendingDueNow() throws(StoreError) -> Int { try base.makeAllPendingDueNow() }
+    func stats() throws(StoreError) -> StoreStats { try base.stats() }
+    func writeProblem() -> String? { base.writeProblem() }
+    func setting(named name: String) throws(StoreError) -> JSONValue? { try base.setting(named: name) }
+    func setSetting(_ value: JSONValue?, named name: String) throws(StoreError) { try base.setSetting(value, named: name) }
+    func recordAdobeCalls(_ count: Int, at time: Date) throws(StoreError) { try base.recordAdobeCalls(count, at: time) }
+    func adobeCalls(since time: Date) throws(StoreError) -> Int { try base.adobeCalls(since: time) }
+    func receivedEvents(after sequence: EventSequence, limit: Int) throws(StoreError) -> [ReceivedEvent] {
+        try base.receivedEvents(after: sequence, limit: limit)
+    }
+    func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] { try base.jobs(forEvent: sequence) }
+    func purgeExpiredData(now: Date) throws(StoreError) -> PurgeSummary { try base.purgeExpiredData(now: now) }
+    func close() { base.close() }
+}
+
+/// How the dispatcher paces itself: idle polling, and leases that took a while to obtain.
+@Suite(.timeLimit(.minutes(1))) struct DispatcherTimingTests {
+    /// An early wake-up (new jobs) used to leave the cancelled poll timer's wake-up behind,
+    /// which ended the next sleep at once, and so on: an idle queue leased without pause.
+    @Test func anIdleQueuePollsAtItsIntervalAfterAnEarlyWakeUp() async throws {
+        let harness = try QueueHarness()
+        let store = InstrumentedStore(harness.store)
+        var configuration = DeliveryConfiguration.fast
+        configuration.idlePollSeconds = 0.25
+        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
+                                      clock: harness.clock.deliveryClock)
+        try await harness.run(queue) { () async throws in
+            #expect(await eventually { store.leases >= 1 })
+            for _ in 0..<3 {
+                queue.notifyJobsAdded()
+                try await Task.sleep(nanoseconds: 30_000_000)
+            }
+            let before = store.leases
+            let started = ContinuousClock.now
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            let polls = store.leases - before
+            let elapsed = (ContinuousClock.now - started).seconds
+            // One lease per interval, and one more for a timer that fired as the sleep ended.
+            #expect(polls <= Int(elapsed / configuration.idlePollSeconds) + 2,
+                    "\(polls) leases in \(elapsed) s while idle; the poll interval is \(configuration.idlePollSeconds) s")
+        }
+    }
+
+    /// A run's remaining lease is judged by the time it is about to start. The dispatcher
+    /// used the time read before the lease call: after a slow lease call (a busy store) it
+    /// started the first run with less lease left than its requests may take, so the lease
+    /// could expire mid-delivery and another worker take the same jobs.
+    @Test func noRunStartsWithLessLeaseLeftThanADeliveryNeeds() async throws {
+        let harness = try QueueHarness()
+        let ana = try harness.append(userID: "ana", traits: ["plan": "gold"])
+        let ben = try harness.append(userID: "ben", traits: ["plan": "gold"])
+        let store = InstrumentedStore(harness.store)
+        store.delayNextLeases(by: [1])
+        var configuration = DeliveryConfiguration.fast
+        configuration.adobeRequestTimeoutSeconds = 0.5
+        configuration.leaseSeconds = 3
+        let needed = configuration.minimumLeaseRemainingSeconds
+        let sequences = ["ana": ana, "ben": ben]
+        let leaseLeftAtStart = LockedValues()
+        let clock = harness.clock
+        let sender = ScriptedSender { call in
+            if let sequence = sequences[call.userID], let expiry = try? harness.job(forEvent: sequence).leaseExpiresAt {
+                leaseLeftAtStart.append(expiry.timeIntervalSince(clock.now))
+            }
+            return AdobeOutcomes.result(.delivered)
+        }
+        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: sender,
+                                      clock: harness.clock.deliveryClock)
+        try await harness.run(queue) { () async throws in
+            #expect(try await eventually { try harness.store.stats().queueDepth == 0 })
+        }
+        #expect(leaseLeftAtStart.values.count == 2)
+        // The store keeps lease times to the millisecond.
+        #expect(leaseLeftAtStart.values.allSatisfy { $0 >= needed - 0.002 },
+                "lease left when deliveries started: \(leaseLeftAtStart.values) s; a delivery needs \(needed) s")
+    }
+}
+
+final class LockedValues: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Double] = []
+    func append(_ value: Double) { lock.withLock { stored.append(value) } }
+    var values: [Double] { lock.withLock { stored } }
+}
