@@ -29,9 +29,11 @@ open(sys.argv[2], "w").write(json.dumps(event, separators=(",", ":")))
 PY
 BATCH_BYTES=$(( ($(wc -c < "$WORK/event-template.json") + 10) * EVENTS ))
 
-# A config whose delivery goes nowhere (a closed loopback port): this measures ingest alone.
+# Delivery held back by a one-call daily quota (it waits, calling nobody), so this measures
+# ingest alone; scripts/bench-delivery.sh measures delivery.
 cat > "$WORK/config.json" <<JSON
 { "adobeTarget": { "clientCode": "bench", "baseURL": "http://127.0.0.1:9" },
+  "delivery": { "rateLimitPerDay": 1 },
   "mappings": [ { "id": "update-profile", "subscription": "type = \"identify\"",
                   "mapping": { "traits": { "@path": "\$.traits" } } } ] }
 JSON
