@@ -224,7 +224,7 @@ private final class RestartableServe: @unchecked Sendable {
             "--log-level", "warning",
         ]
         var environment = ProcessInfo.processInfo.environment
-        for name in ["PORT", "DATA_DIR", "LOG_LEVEL", "ADOBE_TARGET_BEARER_TOKEN", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS"] {
+        for name in ["PORT", "DATA_DIR", "LOG_LEVEL", "ADOBE_TARGET_BEARER_TOKEN", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "DATABASE_URL", "REPLICA_ID"] {
             environment[name] = nil
         }
         environment["ADOBE_TARGET_CLIENT_CODE"] = "crash"

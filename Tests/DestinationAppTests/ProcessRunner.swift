@@ -29,7 +29,7 @@ enum Executable {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for name in ["PORT", "DATA_DIR", "LOG_LEVEL", "ADOBE_TARGET_CLIENT_CODE", "ADOBE_TARGET_BEARER_TOKEN",
-            "ADOBE_TARGET_BASE_URL", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "ADMIN_TOKEN"]
+            "ADOBE_TARGET_BASE_URL", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "ADMIN_TOKEN", "DATABASE_URL", "REPLICA_ID"]
         {
             env[name] = nil
         }

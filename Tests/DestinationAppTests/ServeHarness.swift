@@ -28,6 +28,7 @@ final class ServeProcess: @unchecked Sendable {
     static let contractVariables = [
         "PORT", "DATA_DIR", "LOG_LEVEL", "ADOBE_TARGET_CLIENT_CODE", "ADOBE_TARGET_BEARER_TOKEN",
         "ADOBE_TARGET_BASE_URL", "SEGMENT_SHARED_SECRET", "SEGMENT_WRITE_KEYS", "ADMIN_TOKEN", "LOG_FORMAT",
+        "DATABASE_URL", "REPLICA_ID",
     ]
 
     /// Starts `serve` and returns once `GET /health` answers 200.

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import PostgresEventStore
 
-/// Append and lease throughput against the server in DATABASE_URL; run on demand with
+/// Append and lease throughput against the server in TEST_DATABASE_URL; run on demand with
 /// `POSTGRES_STORE_BENCH=1 swift test --filter PostgresStoreBenchmark` (it prints figures).
 @Suite("PostgreSQL store benchmark", .enabled(if: ProcessInfo.processInfo.environment["POSTGRES_STORE_BENCH"] != nil))
 struct PostgresStoreBenchmark {

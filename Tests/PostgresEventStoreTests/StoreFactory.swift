@@ -7,7 +7,7 @@ import Testing
 // The contract tests (`EventStoreContractTests.swift`, a link to the file in
 // `Tests/EventStoreTests`) run here against PostgreSQL. This file is their glue: the same
 // helper names as `Tests/EventStoreTests/StoreFactory.swift`, where a "location" is a schema
-// of the database named by `DATABASE_URL` instead of a directory.
+// of the database named by `TEST_DATABASE_URL` instead of a directory.
 
 /// What a contract test may choose about the store it gets.
 struct StoreOptions: Sendable {
@@ -17,10 +17,10 @@ struct StoreOptions: Sendable {
     var retention: TimeInterval = 7 * 24 * 3600
 }
 
-/// The database the tests use, from `DATABASE_URL`.
+/// The database the tests use, from `TEST_DATABASE_URL` (not DATABASE_URL, which would also switch any `serve` the tests start to PostgreSQL).
 enum TestDatabase {
     static var url: String? {
-        guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else { return nil }
+        guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !url.isEmpty else { return nil }
         return url
     }
 
@@ -28,11 +28,11 @@ enum TestDatabase {
     /// tested, and a visible skip on a developer's machine.
     static func requireURL() throws -> String {
         if let url { return url }
-        let hint = "start one with `scripts/postgres-test-server.sh start` and export the DATABASE_URL it prints"
+        let hint = "start one with `scripts/postgres-test-server.sh start` and export the URL it prints as TEST_DATABASE_URL"
         if ProcessInfo.processInfo.environment["CI"]?.lowercased() == "true" {
-            throw MissingDatabase(message: "DATABASE_URL is not set, so the PostgreSQL store cannot be tested in CI; \(hint)")
+            throw MissingDatabase(message: "TEST_DATABASE_URL is not set, so the PostgreSQL store cannot be tested in CI; \(hint)")
         }
-        let note = "skipped: DATABASE_URL is not set; \(hint)"
+        let note = "skipped: TEST_DATABASE_URL is not set; \(hint)"
         // The console reporter shows a cancelled test case of a parameterized test as passed:
         // say it once in plain words too.
         Note.once("PostgresEventStoreTests: PostgreSQL tests \(note)")
