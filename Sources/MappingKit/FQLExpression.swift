@@ -273,12 +273,9 @@ extension FQLTest {
 /// the cost of matching.
 @inline(__always)
 func fqlMember(of object: JSONObject, _ key: FQLText) -> JSONValue? {
-    let keys = object.keys
-    let length = key.bytes.count
-    for index in keys.indices where keys[index].utf8.count == length {
-        if FQLTest.equal(keys[index], key.bytes) { return object.values[index] }
-    }
-    return nil
+    // `index(forKey:)` compares UTF-8 bytes in place; `keys`/`values` would build arrays.
+    guard let position = object.index(forKey: key.string) else { return nil }
+    return object[position].value
 }
 
 @inline(__always)
