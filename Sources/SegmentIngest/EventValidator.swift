@@ -18,6 +18,17 @@ public struct IngestEvent: Sendable, Equatable {
 }
 
 /// An element of a request refused on its own; the rest of the request goes on.
+/// Why an event was rejected, as a bounded label for metrics (`segment_ingest_rejected_total`).
+public enum RejectionReason: String, Sendable, Equatable, CaseIterable {
+    case notAnObject = "not_an_object"
+    case tooLarge = "too_large"
+    case invalidType = "invalid_type"
+    case missingField = "missing_field"
+    case invalidField = "invalid_field"
+    case batchOverflow = "batch_overflow"
+    case storeRefused = "store_refused"
+}
+
 public struct EventRejection: Sendable, Equatable, Error {
     public var index: Int
     public var messageId: String
@@ -25,12 +36,14 @@ public struct EventRejection: Sendable, Equatable, Error {
     public var error: String
     /// The element as received (minus any `writeKey`), so the rejection can be recorded.
     public var value: JSONValue
+    public var reason: RejectionReason
 
-    public init(index: Int, messageId: String, error: String, value: JSONValue) {
+    public init(index: Int, messageId: String, error: String, value: JSONValue, reason: RejectionReason = .invalidField) {
         self.index = index
         self.messageId = messageId
         self.error = error
         self.value = value
+        self.reason = reason
     }
 }
 
@@ -60,7 +73,7 @@ public struct EventValidator: Sendable {
             return .failure(EventRejection(
                 index: index, messageId: Self.derivedMessageId(JSONSerializer.serialize(candidate.value)),
                 error: "element \(index) is \(IngestRequestDecoder.describe(candidate.value)), not an event; send each event as a JSON object with a 'type'",
-                value: candidate.value))
+                value: candidate.value, reason: .notAnObject))
         }
         // A write key is a secret: it is not stored, shown in dead letters or sent anywhere.
         let hadWriteKey = object.removeValue(forKey: "writeKey") != nil
@@ -88,13 +101,14 @@ public struct EventValidator: Sendable {
                 object)
         }
 
-        func rejection(_ error: String) -> Result<IngestEvent, EventRejection> {
-            reject(index, messageId, error, object)
+        func rejection(_ error: String, _ reason: RejectionReason = .invalidField) -> Result<IngestEvent, EventRejection> {
+            reject(index, messageId, error, object, reason)
         }
 
         if received.count > maxEventBytes {
             return rejection(
-                "the event is \(received.count) bytes as compact JSON, over the limit of \(maxEventBytes) bytes per event; send fewer or smaller properties or traits")
+                "the event is \(received.count) bytes as compact JSON, over the limit of \(maxEventBytes) bytes per event; send fewer or smaller properties or traits",
+                .tooLarge)
         }
 
         let type: SegmentCallType
@@ -110,14 +124,14 @@ public struct EventValidator: Sendable {
             case .string(let text)?:
                 guard let known = SegmentCallType(rawValue: text) else {
                     return rejection(
-                        "'type' is \"\(String(text.prefix(64)))\", which is not a Segment call type; send one of \(SegmentCallType.listForMessages)")
+                        "'type' is \"\(String(text.prefix(64)))\", which is not a Segment call type; send one of \(SegmentCallType.listForMessages)", .invalidType)
                 }
                 type = known
             case nil, .null?:
-                return rejection("the event has no 'type'; send one of \(SegmentCallType.listForMessages)")
+                return rejection("the event has no 'type'; send one of \(SegmentCallType.listForMessages)", .invalidType)
             case let other?:
                 return rejection(
-                    "'type' is \(IngestRequestDecoder.describe(other)); send one of \(SegmentCallType.listForMessages) as a string")
+                    "'type' is \(IngestRequestDecoder.describe(other)); send one of \(SegmentCallType.listForMessages) as a string", .invalidType)
             }
         }
 
@@ -140,22 +154,22 @@ public struct EventValidator: Sendable {
         case .alias:
             if identifiers.previousId == nil || identifiers.userId == nil {
                 return rejection(
-                    "an alias call needs both 'previousId' (the old id) and 'userId' (the new one) as non-empty strings; send both")
+                    "an alias call needs both 'previousId' (the old id) and 'userId' (the new one) as non-empty strings; send both", .missingField)
             }
         default:
             if identifiers.userId == nil && identifiers.anonymousId == nil {
                 return rejection(
-                    "a \(type.rawValue) call needs a 'userId' or an 'anonymousId' (a non-empty string); send at least one")
+                    "a \(type.rawValue) call needs a 'userId' or an 'anonymousId' (a non-empty string); send at least one", .missingField)
             }
         }
         if type == .track {
             guard case .string(let name)? = object["event"], !name.isEmpty else {
                 return rejection(
-                    "a track call needs 'event', the name of the action as a non-empty string (for example \"Order Completed\"); send it")
+                    "a track call needs 'event', the name of the action as a non-empty string (for example \"Order Completed\"); send it", .missingField)
             }
         }
         if type == .group, identifiers.groupId == nil {
-            return rejection("a group call needs 'groupId' as a non-empty string; send the id of the group")
+            return rejection("a group call needs 'groupId' as a non-empty string; send the id of the group", .missingField)
         }
 
         if !shared.isEmpty {
@@ -171,11 +185,12 @@ public struct EventValidator: Sendable {
         derivedMessageIdPrefix + SegmentCrypto.hex(SegmentCrypto.sha256(compactJSON))
     }
 
-    private func reject(_ index: Int, _ messageId: String, _ error: String, _ object: JSONObject)
-        -> Result<IngestEvent, EventRejection>
-    {
-        .failure(EventRejection(index: index, messageId: messageId, error: error, value: .object(object)))
+    private func reject(
+        _ index: Int, _ messageId: String, _ error: String, _ object: JSONObject, _ reason: RejectionReason = .invalidField
+    ) -> Result<IngestEvent, EventRejection> {
+        .failure(EventRejection(index: index, messageId: messageId, error: error, value: .object(object), reason: reason))
     }
+
 
     private struct Identifiers {
         enum Field: String, CaseIterable {

@@ -59,7 +59,7 @@ public struct IngestRequestProcessor: Sendable {
                 rejections.append(EventRejection(
                     index: candidate.index, messageId: messageId,
                     error: "the batch holds \(decoded.candidates.count) events, over the limit of \(eventLimit) per batch; events from index \(eventLimit) on were not accepted; send them in another batch",
-                    value: value))
+                    value: value, reason: .batchOverflow))
                 continue
             }
             switch validator.validate(candidate, route: decoded.route, shared: decoded.shared) {

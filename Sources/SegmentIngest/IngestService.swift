@@ -135,7 +135,7 @@ public struct IngestService: Sendable {
             case .refused(let reason):
                 rejected.append(EventRejection(
                     index: planned.event.index, messageId: planned.event.messageId, error: reason,
-                    value: .object(planned.event.event)))
+                    value: .object(planned.event.event), reason: .storeRefused))
             }
         }
         rejected.sort { $0.index < $1.index }
@@ -214,6 +214,14 @@ final class IngestMetrics: @unchecked Sendable {
         for (outcome, count) in [("stored", stored), ("duplicate", duplicates), ("rejected", refused)] {
             counter("segment_ingest_events_total", [("outcome", outcome)],
                     key: CounterKey(label: "events", name: "outcome", value: outcome, status: 0)).increment(by: count)
+        }
+        var byReason: [RejectionReason: Int] = [:]
+        for rejection in submission.rejections { byReason[rejection.reason, default: 0] += 1 }
+        let storeRefusals = refused - submission.rejections.count
+        if storeRefusals > 0 { byReason[.storeRefused, default: 0] += storeRefusals }
+        for (reason, count) in byReason {
+            counter("segment_ingest_rejected_total", [("reason", reason.rawValue)],
+                    key: CounterKey(label: "rejected", name: "reason", value: reason.rawValue, status: 0)).increment(by: count)
         }
     }
 }

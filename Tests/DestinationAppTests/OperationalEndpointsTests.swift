@@ -43,6 +43,8 @@ struct OperationalEndpointsTests {
         #expect(samples.value(#"segment_ingest_events_total{outcome="stored"}"#) == 3, "\(metrics.text)")
         #expect(samples.value(#"segment_ingest_events_total{outcome="duplicate"}"#) == 1, "\(metrics.text)")
         #expect(samples.value(#"segment_ingest_events_total{outcome="rejected"}"#) == 1, "\(metrics.text)")
+        // The identify without userId or anonymousId, counted by its bounded reason.
+        #expect(samples.value(#"segment_ingest_rejected_total{reason="missing_field"}"#) == 1, "\(metrics.text)")
         #expect(samples.names.contains("segment_ingest_requests_total"), "\(metrics.text)")
     }
 }
