@@ -278,9 +278,9 @@ final class HTTPTestConnection {
             }
         }
         guard connected == 0 else {
-            let code = errno
-            close(descriptor)
-            throw HTTPTestClient.ClientError(description: "connect to 127.0.0.1:\(port) failed: \(String(cString: strerror(code)))")
+            // No close here: `deinit` runs even though init throws (every stored property is
+            // set), and closing twice could close a descriptor another thread just opened.
+            throw HTTPTestClient.ClientError(description: "connect to 127.0.0.1:\(port) failed: \(String(cString: strerror(errno)))")
         }
     }
 

@@ -44,9 +44,10 @@ final class TestClient {
             }
         }
         guard result == 0 else {
-            let code = errno
-            close(fd)
-            throw TestFailure("connect to 127.0.0.1:\(port) failed: errno \(code)")
+            // No close here: a class whose stored properties are all set runs `deinit` even
+            // when its init throws, and a second close could hit a descriptor another thread
+            // has just been given.
+            throw TestFailure("connect to 127.0.0.1:\(port) failed: errno \(errno)")
         }
     }
 
