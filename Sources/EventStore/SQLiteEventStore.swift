@@ -41,8 +41,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private var lastCommitFailure: StoreError?
     /// Adobe calls per minute not yet written, and those being written by the current
     /// transaction: recording a call must not cost an fsync of its own.
-    private var unflushedAdobeCalls: [Int64: Int] = [:]
-    private var flushingAdobeCalls: [Int64: Int] = [:]
+    private var adobeCallBuffer = AdobeCallBuffer()
 
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
@@ -236,7 +235,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && waitingWrites.isEmpty && !isClosing {
-                let timeout = unflushedAdobeCalls.isEmpty
+                let timeout = adobeCallBuffer.isEmpty
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -273,29 +272,20 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
         condition.lock()
-        let wasEmpty = unflushedAdobeCalls.isEmpty
-        unflushedAdobeCalls[minute, default: 0] += count
-        if wasEmpty { condition.signal() }
+        if adobeCallBuffer.add(count, minute: minute) { condition.signal() }
         condition.unlock()
     }
 
     /// Calls recorded but not yet committed, from `minute` on. While a transaction writes
     /// them they may be counted twice for a moment: the rate limit errs on the safe side.
     func bufferedAdobeCalls(since minute: Int64) -> Int {
-        condition.withLock {
-            unflushedAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
-                + flushingAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
-        }
+        condition.withLock { adobeCallBuffer.count(since: minute) }
     }
 
     /// Writes the buffered counts inside the caller's transaction; `finishAdobeCallFlush`
     /// follows once that transaction committed or failed.
     private func writeBufferedAdobeCalls(_ db: Database) throws {
-        let calls = condition.withLock { () -> [Int64: Int] in
-            for (minute, count) in unflushedAdobeCalls { flushingAdobeCalls[minute, default: 0] += count }
-            unflushedAdobeCalls.removeAll()
-            return flushingAdobeCalls
-        }
+        let calls = condition.withLock { adobeCallBuffer.beginFlush() }
         guard !calls.isEmpty else { return }
         let upsert = try RawStatement(db, sql: """
             INSERT INTO adobe_calls(minute, count) VALUES (?1, ?2) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count
@@ -308,16 +298,11 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     }
 
     private func finishAdobeCallFlush(committed: Bool) {
-        condition.withLock {
-            if !committed {
-                for (minute, count) in flushingAdobeCalls { unflushedAdobeCalls[minute, default: 0] += count }
-            }
-            flushingAdobeCalls.removeAll()
-        }
+        condition.withLock { adobeCallBuffer.finishFlush(committed: committed) }
     }
 
     private func flushAdobeCalls() {
-        guard condition.withLock({ !unflushedAdobeCalls.isEmpty }) else { return }
+        guard condition.withLock({ !adobeCallBuffer.isEmpty }) else { return }
         do {
             try pool.write { db in try writeBufferedAdobeCalls(db) }
             finishAdobeCallFlush(committed: true)

@@ -32,8 +32,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     /// Unfinished jobs as last counted, plus this replica's changes since.
     private var queueDepthEstimate = 0
     private var queueDepthCountedAt = DispatchTime(uptimeNanoseconds: 0)
-    private var unflushedAdobeCalls: [Int64: Int] = [:]
-    private var flushingAdobeCalls: [Int64: Int] = [:]
+    private var adobeCallBuffer = AdobeCallBuffer()
     private var isPurging = false
     private var lastPurge: Date
 
@@ -218,7 +217,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && !isClosing {
-                let timeout = unflushedAdobeCalls.isEmpty
+                let timeout = adobeCallBuffer.isEmpty
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -467,26 +466,17 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
         condition.lock()
-        let wasEmpty = unflushedAdobeCalls.isEmpty
-        unflushedAdobeCalls[minute, default: 0] += count
-        if wasEmpty { condition.signal() }
+        if adobeCallBuffer.add(count, minute: minute) { condition.signal() }
         condition.unlock()
     }
 
     /// This replica's calls recorded but not yet committed, from `minute` on.
     func bufferedAdobeCalls(since minute: Int64) -> Int {
-        condition.withLock {
-            unflushedAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
-                + flushingAdobeCalls.reduce(0) { $0 + ($1.key >= minute ? $1.value : 0) }
-        }
+        condition.withLock { adobeCallBuffer.count(since: minute) }
     }
 
     private func writeBufferedAdobeCalls(_ connection: PostgresConnection) throws {
-        let calls = condition.withLock { () -> [Int64: Int] in
-            for (minute, count) in unflushedAdobeCalls { flushingAdobeCalls[minute, default: 0] += count }
-            unflushedAdobeCalls.removeAll()
-            return flushingAdobeCalls
-        }
+        let calls = condition.withLock { adobeCallBuffer.beginFlush() }
         guard !calls.isEmpty else { return }
         let minutes = calls.keys.sorted()
         try connection.execute("""
@@ -496,16 +486,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     }
 
     private func finishAdobeCallFlush(committed: Bool) {
-        condition.withLock {
-            if !committed {
-                for (minute, count) in flushingAdobeCalls { unflushedAdobeCalls[minute, default: 0] += count }
-            }
-            flushingAdobeCalls.removeAll()
-        }
+        condition.withLock { adobeCallBuffer.finishFlush(committed: committed) }
     }
 
     private func flushAdobeCalls() {
-        guard condition.withLock({ !unflushedAdobeCalls.isEmpty }) else { return }
+        guard condition.withLock({ !adobeCallBuffer.isEmpty }) else { return }
         do {
             if writer.isBroken { try writer.reset() }
             try writer.transaction { connection in try writeBufferedAdobeCalls(connection) }
