@@ -7,7 +7,7 @@
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl-dev zlib1g-dev libsqlite3-dev pkg-config \
+      libssl-dev zlib1g-dev libsqlite3-dev libpq-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies in their own layer so source edits do not refetch them.
@@ -22,7 +22,7 @@ RUN swift build -c release --product adobe-target-destination --static-swift-std
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 zlib1g libsqlite3-0 libcurl4 libxml2 tzdata ca-certificates curl \
+      libssl3 zlib1g libsqlite3-0 libpq5 libcurl4 libxml2 tzdata ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin destination \
  && mkdir -p /data && chown destination /data

@@ -43,10 +43,10 @@ import Testing
     }
 
     @Test func runtimeHasTheLibrariesTheBinaryLinks() {
-        for library in ["libssl3", "zlib1g", "libsqlite3-0", "libcurl4"] {
+        for library in ["libssl3", "zlib1g", "libsqlite3-0", "libpq5", "libcurl4"] {
             #expect(dockerfile.contains(library), "runtime stage lacks \(library)")
         }
-        for devPackage in ["libssl-dev", "zlib1g-dev", "libsqlite3-dev"] {
+        for devPackage in ["libssl-dev", "zlib1g-dev", "libsqlite3-dev", "libpq-dev"] {
             #expect(dockerfile.contains(devPackage), "build stage lacks \(devPackage)")
         }
     }
