@@ -68,14 +68,7 @@ public struct UpdateProfilePayload: Sendable, Hashable {
     }
 
     private static func kind(of value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .number: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
+        value.kindDescription
     }
 }
 

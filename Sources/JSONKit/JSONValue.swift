@@ -137,3 +137,18 @@ extension JSONValue: CustomStringConvertible {
     /// The compact JSON text, as `JSON.stringify` writes it.
     public var description: String { jsonString }
 }
+
+extension JSONValue {
+    /// What kind of value this is, for error messages: "null", "a boolean", "a number",
+    /// "a string", "an array", "an object".
+    public var kindDescription: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .number: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+}

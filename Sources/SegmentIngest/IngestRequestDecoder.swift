@@ -178,13 +178,6 @@ public struct IngestRequestDecoder: Sendable {
     }
 
     static func describe(_ value: JSONValue) -> String {
-        switch value {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .number: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
+        value.kindDescription
     }
 }
