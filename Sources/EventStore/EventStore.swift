@@ -520,3 +520,19 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension AdobeAnswer {
+    /// The most of Adobe's answer body a store keeps.
+    public static let storedBodyLimit = 2048
+
+    /// Adobe's answer body as stored: at most `storedBodyLimit` bytes, cut on a character
+    /// boundary (never inside a UTF-8 sequence).
+    public static func storedBody(_ body: String?) -> String? {
+        guard let body else { return nil }
+        guard body.utf8.count > storedBodyLimit else { return body }
+        let bytes = Array(body.utf8.prefix(storedBodyLimit + 1))
+        var end = storedBodyLimit
+        while end > 0 && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: bytes[..<end], as: UTF8.self)
+    }
+}

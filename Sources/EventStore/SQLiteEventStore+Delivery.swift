@@ -131,16 +131,8 @@ extension SQLiteEventStore {
         return AdobeAnswer(status: status, body: body)
     }
 
-    /// Adobe's answer body as stored: at most 2 KB, cut on a character boundary.
     static func snippet(_ body: String?) -> String? {
-        guard let body else { return nil }
-        let limit = 2048
-        guard body.utf8.count > limit else { return body }
-        var end = body.utf8.index(body.utf8.startIndex, offsetBy: limit)
-        while end > body.startIndex && !body.unicodeScalars.indices.contains(end) {
-            end = body.utf8.index(before: end)
-        }
-        return String(body[..<end])
+        AdobeAnswer.storedBody(body)
     }
 
     public func recordOutcome(_ jobIDs: [JobID], _ outcome: JobOutcome) throws(StoreError) {

@@ -137,18 +137,10 @@ extension PostgresEventStore {
         return AdobeAnswer(status: status, body: body)
     }
 
-    /// Adobe's answer body as stored: at most 2 KB, cut on a character boundary, without NULs
-    /// (which PostgreSQL text cannot hold).
+    /// Adobe's answer body as stored (see `AdobeAnswer.storedBody`), without NULs, which
+    /// PostgreSQL text cannot hold.
     static func snippet(_ body: String?) -> String? {
-        guard var body else { return nil }
-        if body.utf8.contains(0) { body = body.replacingOccurrences(of: "\0", with: "\u{FFFD}") }
-        let limit = 2048
-        guard body.utf8.count > limit else { return body }
-        var end = body.utf8.index(body.utf8.startIndex, offsetBy: limit)
-        while end > body.startIndex && !body.unicodeScalars.indices.contains(end) {
-            end = body.utf8.index(before: end)
-        }
-        return String(body[..<end])
+        AdobeAnswer.storedBody(body.map { $0.utf8.contains(0) ? $0.replacingOccurrences(of: "\0", with: "\u{FFFD}") : $0 })
     }
 
     public func recordOutcome(_ jobIDs: [JobID], _ outcome: JobOutcome) throws(StoreError) {
