@@ -135,9 +135,18 @@ public final class DestinationService: @unchecked Sendable {
                 logger.notice("mappings not reloaded: the admin API manages them (they are saved in the data dir)")
             }
         }
-        if newConfiguration.adobeTarget.bearerToken != configuration.adobeTarget.bearerToken {
-            try? tokenSettings?.replace(with: newConfiguration.adobeTarget.bearerToken)
-            logger.notice("Adobe Target bearer token replaced from the config file or environment")
+        // Compared with the token of the last load, not of the start: otherwise every later
+        // SIGHUP would overwrite a token set since through the admin API.
+        let newToken = newConfiguration.adobeTarget.bearerToken
+        if newToken != lock.withLock({ configuration.adobeTarget.bearerToken }) {
+            do {
+                try tokenSettings?.replace(with: newToken)
+                lock.withLock { configuration.adobeTarget.bearerToken = newToken }
+                logger.notice("Adobe Target bearer token replaced from the config file or environment")
+            } catch {
+                logger.error("the new Adobe Target bearer token could not be saved in the data dir; the old one stays in force until the next SIGHUP",
+                    metadata: ["reason": "\(error.answer.body["error"]?.stringValue ?? "unknown")"])
+            }
         }
         lock.withLock { configuration.mappings = newConfiguration.mappings }
     }
