@@ -102,9 +102,10 @@ extension HTTPConnection {
     // MARK: Head
 
     private func readHead(limits: HTTPAnswerLimits, _ io: IOContext) throws(HTTPClientFailure) -> AnswerHead {
-        var scanned = bufferStart
+        // Offsets from `bufferStart`: `receive` may compact the buffer and move it.
+        var scanned = 0
         while true {
-            if let (end, next) = findHeadEnd(from: scanned) {
+            if let (end, next) = findHeadEnd(from: bufferStart + scanned) {
                 let head = try parseHead(buffer[bufferStart..<end])
                 bufferStart = next
                 return head
@@ -112,7 +113,7 @@ extension HTTPConnection {
             guard buffer.count - bufferStart <= limits.headBytes else {
                 throw .malformedAnswer(detail: "its status line and headers are over \(limits.headBytes) bytes")
             }
-            scanned = max(bufferStart, buffer.count - 2)
+            scanned = max(0, buffer.count - bufferStart - 2)
             if try receive(io) == 0 {
                 if bytesReceivedThisExchange == 0 {
                     throw .connectionLost(detail: "the server closed the connection", answerStarted: false)
@@ -288,9 +289,9 @@ extension HTTPConnection {
 
     /// The next line without its CRLF (or LF).
     private func readLine(limit: Int, what: String, _ io: IOContext) throws(HTTPClientFailure) -> [UInt8] {
-        var scanned = bufferStart
+        var scanned = 0
         while true {
-            if let newline = buffer[scanned...].firstIndex(of: UInt8(ascii: "\n")) {
+            if let newline = buffer[(bufferStart + scanned)...].firstIndex(of: UInt8(ascii: "\n")) {
                 var line = Array(buffer[bufferStart..<newline])
                 if line.last == UInt8(ascii: "\r") { line.removeLast() }
                 guard line.count <= limit else {
@@ -303,7 +304,7 @@ extension HTTPConnection {
             guard buffer.count - bufferStart <= limit + 2 else {
                 throw .malformedAnswer(detail: "\(what) is over \(limit) bytes or malformed")
             }
-            scanned = buffer.count
+            scanned = buffer.count - bufferStart
             if try receive(io) == 0 {
                 throw .malformedAnswer(detail: "the server closed the connection in the middle of a chunked body")
             }
