@@ -106,6 +106,9 @@ extension HTTPConnection {
         var scanned = 0
         while true {
             if let (end, next) = findHeadEnd(from: bufferStart + scanned) {
+                guard end - bufferStart <= limits.headBytes else {
+                    throw .malformedAnswer(detail: "its status line and headers are over \(limits.headBytes) bytes")
+                }
                 let head = try parseHead(buffer[bufferStart..<end])
                 bufferStart = next
                 return head
@@ -272,7 +275,7 @@ extension HTTPConnection {
                 return false
             }
             guard try readBody(count: size, into: &body, limits: limits, io) else { return false }
-            let end = try readLine(limit: 0, what: "the line end after a chunk", io)
+            let end = try readLine(limit: limits.chunkLineBytes, what: "the line end after a chunk", io)
             guard end.isEmpty else { throw .malformedAnswer(detail: "a chunk is longer than its size says") }
         }
         // Trailer fields, then the blank line: read and ignored.
