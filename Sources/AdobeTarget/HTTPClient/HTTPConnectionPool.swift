@@ -74,7 +74,8 @@ final class HTTPConnectionPool: @unchecked Sendable {
     private var queue: [Job] = []
     private var queueHead = 0
     private var workers: [ObjectIdentifier: Worker] = [:]
-    private var waitingWorkers = 0
+    /// Workers between taking a job and finishing it; the others are idle or about to be.
+    private var busyWorkers = 0
     private var isShutDown = false
     private var threadNumber = 0
 
@@ -123,7 +124,10 @@ final class HTTPConnectionPool: @unchecked Sendable {
         queue.append(job)
         let pending = queue.count - queueHead
         var spawn: Worker?
-        if pending > waitingWorkers, workers.count < max(1, settings.maximumConnections) {
+        // Counting idle workers as those not busy (rather than those already waiting on the
+        // condition) keeps a worker that is just finishing from looking absent, which would
+        // open a needless connection for every sequential request.
+        if pending > workers.count - busyWorkers, workers.count < max(1, settings.maximumConnections) {
             if let worker = Worker() {
                 workers[ObjectIdentifier(worker)] = worker
                 threadNumber += 1
@@ -178,8 +182,10 @@ final class HTTPConnectionPool: @unchecked Sendable {
         continuation.resume(returning: .failure(.cancelled))
     }
 
+    /// Completes a job its worker performed; the worker counts as idle again from here.
     private func finish(_ job: Job, with result: Result<HTTPAnswer, HTTPClientFailure>) {
         condition.lock()
+        busyWorkers -= 1
         let continuation = job.isFinished ? nil : job.continuation
         job.isFinished = true
         job.continuation = nil
@@ -194,9 +200,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
         defer { condition.unlock() }
         let idleUntil = Date(timeIntervalSinceNow: settings.idleSeconds)
         while !isShutDown && queueHead == queue.count {
-            waitingWorkers += 1
             let signalled = condition.wait(until: idleUntil)
-            waitingWorkers -= 1
             if !signalled && queueHead == queue.count { break }
         }
         guard !isShutDown, queueHead < queue.count else {
@@ -213,6 +217,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
             queueHead = 0
         }
         job.worker = worker
+        busyWorkers += 1
         return job
     }
 

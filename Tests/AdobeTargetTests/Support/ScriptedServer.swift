@@ -1,5 +1,7 @@
 import COpenSSL
 import Foundation
+
+@testable import AdobeTarget
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,7 +120,10 @@ final class ScriptedConnection: @unchecked Sendable {
         self.descriptor = descriptor
         if let tls {
             ssl = SSL_new(tls)
-            SSL_set_fd(ssl, descriptor)
+            // The client's MSG_NOSIGNAL socket BIO: OpenSSL's own would raise SIGPIPE (and end
+            // the test process) when a client that refused the certificate has gone.
+            let bio = copenssl_socket_bio_new(TLSClientContext.socketMethod, descriptor)
+            SSL_set_bio(ssl, bio, bio)
         }
     }
 
