@@ -7,7 +7,7 @@ import PackageDescription
 //   DestinationApp → SegmentIngest, DeliveryQueue, AdobeTargetSimulator, HTTPServer, MappingKit, …
 //   SegmentIngest  → EventStore, MappingKit, HTTPServer, JSONKit, COpenSSL, CZlib
 //   DeliveryQueue  → EventStore, AdobeTarget, JSONKit
-//   AdobeTarget    → JSONKit
+//   AdobeTarget    → JSONKit, COpenSSL (its own HTTP/1.1 + TLS client)
 //   AdobeTargetSimulator → HTTPServer, JSONKit
 //   EventStore     → JSONKit, GRDB
 //   PostgresEventStore → EventStore, JSONKit, CLibPQ

@@ -225,12 +225,15 @@ stop_serve
 # --- Tables -----------------------------------------------------------------------------------
 echo
 echo "a. backlog drain ($DRAIN_EVENTS events, one per user, after a 503 outage)"
-printf "%-12s %10s %10s %10s %12s %12s %12s %10s\n" \
-    "concurrency" "ingest/s" "queued" "drain s" "updates/s" "Adobe calls" "calls/event" "dead"
+printf "%-12s %10s %10s %10s %12s %12s %12s %10s %12s\n" \
+    "concurrency" "ingest/s" "queued" "drain s" "updates/s" "Adobe calls" "calls/event" "dead" "vs simulator"
 for row in "${DRAIN_ROWS[@]}"; do
     read -r c n ingest queued drain calls delivered dead <<<"$row"
-    printf "%-12s %10s %10s %10.1f %12s %12s %12s %10s\n" "$c" "$(per_second "$n" "$ingest")" "$queued" "$drain" \
-        "$(per_second "$n" "$drain")" "$calls" "$(ratio "$calls" "$n")" "$dead"
+    # The machine is shared and noisy: the ratio to the simulator's capacity measured in this
+    # same run compares across runs better than updates/s alone.
+    printf "%-12s %10s %10s %10.1f %12s %12s %12s %10s %12s\n" "$c" "$(per_second "$n" "$ingest")" "$queued" "$drain" \
+        "$(per_second "$n" "$drain")" "$calls" "$(ratio "$calls" "$n")" "$dead" \
+        "$(ratio "$(per_second "$n" "$drain")" "$SIM_PAIRS")"
 done
 printf "%-12s %10s %10s %10s %12s %12s\n" "simulator" "-" "-" "-" "$SIM_PAIRS" "$(printf '%.0f' "$SIM_RPS")/s"
 echo "  (simulator row: wrk lookup+update pairs/s and requests/s, p50 ${SIM_P50} ms, p99 ${SIM_P99} ms, non-2xx $SIM_BAD; goal ≥ 2,000 updates/s)"
