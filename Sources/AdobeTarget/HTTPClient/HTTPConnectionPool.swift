@@ -243,6 +243,9 @@ final class HTTPConnectionPool: @unchecked Sendable {
             deadline: job.deadline, wakeDescriptor: worker.wakeDescriptor,
             isInterrupted: { [self] in isInterrupted(job) })
         if isInterrupted(job) { return .failure(.cancelled) }
+        // Waited out its time in the queue: sending it now would only load a server that
+        // is already slow, for an answer nobody waits for.
+        if job.deadline.remainingMilliseconds == 0 { return .failure(.timedOut) }
         if let idle = connection, idle.isUnusableWhileIdle() {
             idle.close()
             connection = nil
