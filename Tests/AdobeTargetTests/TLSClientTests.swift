@@ -159,7 +159,7 @@ struct TLSClientTests {
         #expect {
             try AdobeTargetClient(configuration: configuration)
         } throws: { error in
-            "\(error)".contains("adobeTarget.caFile '/nonexistent/ca.pem' could not be loaded")
+            "\(error)".contains("the Adobe Target CA file '/nonexistent/ca.pem' could not be loaded")
         }
     }
 }

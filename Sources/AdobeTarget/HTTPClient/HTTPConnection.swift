@@ -159,7 +159,8 @@ final class HTTPConnection {
                     let text = String(cString: X509_verify_cert_error_string(verification))
                     throw .tlsFailed(
                         detail: "the server's certificate was refused (\(text)); check that adobeTarget.baseURL names "
-                            + "the host the certificate is for, or set adobeTarget.caFile for a private CA")
+                            + "the host the certificate is for and that the trust store (ca-certificates, or the "
+                            + "configured CA file) holds its issuer")
                 }
                 if error == SSL_ERROR_SYSCALL {
                     let code = errno

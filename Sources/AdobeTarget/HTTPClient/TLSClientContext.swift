@@ -32,14 +32,14 @@ final class TLSClientContext: @unchecked Sendable {
             guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
                 let detail = TLSClientContext.lastError()
                 throw AdobeTargetConfigurationError(
-                    "adobeTarget.caFile '\(caFile)' could not be loaded (\(detail)); point it at a readable PEM file "
-                        + "of CA certificates, or remove it to use the system trust store")
+                    "the Adobe Target CA file '\(caFile)' could not be loaded (\(detail)); point it at a readable "
+                        + "PEM file of CA certificates, or leave it unset to use the system trust store")
             }
         } else {
             guard SSL_CTX_set_default_verify_paths(context) == 1 else {
                 throw AdobeTargetConfigurationError(
                     "OpenSSL could not load the system trust store (\(TLSClientContext.lastError())); install "
-                        + "ca-certificates or set adobeTarget.caFile")
+                        + "the ca-certificates package")
             }
         }
     }
