@@ -176,6 +176,44 @@ struct HTTPClientTests {
         #expect(server.connectionsAccepted == 2)
     }
 
+    @Test func hugeChunkedBodyIsCutAndTheConnectionGivenUp() async throws {
+        let limits = HTTPAnswerLimits()
+        let chunk = String(repeating: "c", count: 64 * 1024)
+        let chunks = (limits.keptBodyBytes + limits.drainedBodyBytes) / chunk.utf8.count + 2
+        let server = try ScriptedServer { connection in
+            guard connection.readRequest() != nil else { return }
+            connection.write("HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in 0..<chunks { connection.write("10000\r\n\(chunk)\r\n") }
+            connection.write("0\r\n\r\n")
+            _ = connection.readRequest()
+        }
+        defer { server.stop() }
+        let pool = try pool(server)
+        defer { pool.shutdown() }
+        guard case .success(let answer) = await get(pool) else {
+            Issue.record("no answer")
+            return
+        }
+        #expect(answer.status == 503 && answer.body.count == limits.keptBodyBytes && !answer.keepsConnection)
+    }
+
+    @Test func http10AnswersCloseUnlessKeptAlive() async throws {
+        let server = try ScriptedServer(script: serving { head in
+            head.contains("/keep")
+                ? "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 4\r\n\r\nkeep"
+                : "HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nonce"
+        })
+        defer { server.stop() }
+        let pool = try pool(server)
+        defer { pool.shutdown() }
+        #expect(body(await get(pool, "/keep")) == "keep")
+        #expect(body(await get(pool, "/keep")) == "keep")
+        #expect(server.connectionsAccepted == 1)
+        #expect(body(await get(pool, "/once")) == "once")
+        #expect(body(await get(pool, "/once")) == "once")
+        #expect(server.connectionsAccepted == 2)
+    }
+
     @Test func bothContentLengthAndChunkedNeverReuseTheConnection() async throws {
         let server = try ScriptedServer(script: serving { _ in
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
