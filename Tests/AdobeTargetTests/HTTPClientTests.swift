@@ -5,7 +5,7 @@ import Testing
 @testable import AdobeTarget
 
 /// The HTTP/1.1 client against hand-written servers that misbehave in the ways real ones do.
-@Suite("HTTP client framing and connection reuse")
+@Suite("HTTP client framing and connection reuse", .timeLimit(.minutes(2)))
 struct HTTPClientTests {
     private func pool(_ server: ScriptedServer, maximumConnections: Int = 4) throws -> HTTPConnectionPool {
         HTTPConnectionPool(
@@ -281,9 +281,10 @@ struct HTTPClientTests {
         let pool = try pool(server)
         defer { pool.shutdown() }
         let start = ContinuousClock.now
+        // The server never answers, so only the deadline can end the request: the reason says
+        // which ended it. No upper bound on the time: a loaded test machine can stall any task.
         #expect(failure(await get(pool, timeout: 0.3)) == .timedOut)
-        let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .milliseconds(290) && elapsed < .seconds(2))
+        #expect(ContinuousClock.now - start >= .milliseconds(290))
     }
 
     @Test func shutdownFailsRequestsInFlightAndQueuedAtOnce() async throws {
@@ -293,14 +294,14 @@ struct HTTPClientTests {
         }
         defer { server.stop() }
         let pool = try pool(server, maximumConnections: 1)
-        let start = ContinuousClock.now
-        async let first = get(pool, timeout: 10)
-        async let second = get(pool, timeout: 10)
+        // Both would otherwise wait out their 60 s deadline: "cancelled" shows shutdown ended
+        // them (the reason, not the clock, so a loaded machine cannot fail this).
+        async let first = get(pool, timeout: 60)
+        async let second = get(pool, timeout: 60)
         try await Task.sleep(for: .milliseconds(200))
         pool.shutdown()
         let results = await [first, second]
         #expect(results.map(failure) == [.cancelled, .cancelled])
-        #expect(ContinuousClock.now - start < .seconds(2))
         #expect(failure(await get(pool)) == .cancelled)
     }
 
