@@ -469,8 +469,9 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             let insertJob = try RawStatement(db, sql: """
                 INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
                                  nextAttemptAt, deadReason, deadMessage, finishedAt)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?11, ?8, ?9, ?10)
                 """)
+            let firstAttemptAt = now + Int64((configuration.firstAttemptDelaySeconds * 1000).rounded())
             let maxDepth = configuration.maxQueueDepth
             var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
             for request in group {
@@ -524,6 +525,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                             insertJob.bind(4, job.userID)
                             insertJob.bind(5, job.payload)
                             insertJob.bind(7, now)
+                            insertJob.bind(11, firstAttemptAt)
                             if let message = job.mappingError {
                                 insertJob.bind(6, Int64(JobState.dead.rawValue))
                                 insertJob.bind(8, DeadLetterReason.mappingError.rawValue)

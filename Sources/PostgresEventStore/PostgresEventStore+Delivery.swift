@@ -71,7 +71,7 @@ extension PostgresEventStore {
                     let jobRows = try connection.execute("""
                         SELECT j.id, j.event_seq, j.message_id, j.mapping_id, j.payload, j.attempts, j.created_at,
                                j.enqueued_at, j.next_attempt_at, j.first_profile_not_found_at, j.last_status, j.last_body,
-                               j.user_id
+                               j.user_id, j.state
                         FROM unnest($1::text[]) AS u(user_id)
                         CROSS JOIN LATERAL (
                             SELECT * FROM jobs WHERE jobs.user_id = u.user_id AND state < 2 ORDER BY id LIMIT $3
@@ -88,7 +88,12 @@ extension PostgresEventStore {
                         guard let rows = byUser[userID] else { continue }
                         var run: [PostgresRow] = []
                         for row in rows {
-                            guard leased < limit, let due = row.int64(8), due <= nowMs else { break }
+                            guard leased < limit, let due = row.int64(8) else { break }
+                            // Past the first job, one never tried goes along whether due or not
+                            // (it is waiting out firstAttemptDelaySeconds: coalescing).
+                            if due > nowMs {
+                                guard !run.isEmpty, row.int(13) == 0, row.int(5) == 0 else { break }
+                            }
                             run.append(row)
                             leased += 1
                         }

@@ -423,13 +423,14 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             try connection.execute("""
                 INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
                                  next_attempt_at, dead_reason, dead_message, finished_at)
-                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $9::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
+                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $10::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[])
                      WITH ORDINALITY AS j(s, m, map, u, p, st, dr, dm, o)
                 ORDER BY o
                 """, [PostgresArray.int64(jobSeqs), PostgresArray.text(jobMessageIds), PostgresArray.text(mappingIDs),
                       PostgresArray.text(userIDs), PostgresArray.text(payloads), PostgresArray.int64(jobStates),
-                      PostgresArray.text(deadReasons), PostgresArray.text(deadMessages), "\(now)"])
+                      PostgresArray.text(deadReasons), PostgresArray.text(deadMessages), "\(now)",
+                      "\(now + Int64((configuration.firstAttemptDelaySeconds * 1000).rounded()))"])
         }
         try addToCounters(connection, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
         return result
