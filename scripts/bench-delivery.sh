@@ -136,10 +136,12 @@ wait_for "$SIM/_sim/stats" "simulate-adobe"
 # serve with a fresh data dir; stops the previous one (only one runs at a time).
 SERVER_PID=""
 start_serve() {
-    local concurrency="$1" name="$2"
+    local concurrency="$1" name="$2" coalesce=""
+    # COALESCE=N overrides delivery.coalesceSeconds (default 3) to see its effect on the replay.
+    [[ -n "${COALESCE:-}" ]] && coalesce=", \"coalesceSeconds\": $COALESCE"
     stop_serve
     cat > "$WORK/$name.json" <<JSON
-{ "delivery": { "concurrency": $concurrency, "rateLimitPerDay": 100000000, "maxBackoffSeconds": 5 },
+{ "delivery": { "concurrency": $concurrency, "rateLimitPerDay": 100000000, "maxBackoffSeconds": 5$coalesce },
   "mappings": [ { "id": "update-profile", "subscription": "type = \"identify\"",
                   "mapping": { "user_id": { "@path": "\$.userId" }, "traits": { "@path": "\$.traits" } } } ] }
 JSON

@@ -97,7 +97,7 @@ import Testing
         let valid = try load(#"{"adobeTarget": {"requestTimeoutSeconds": 2.5}, "delivery": {"coalesceSeconds": 0}}"#).get()
         #expect(valid.adobeTarget.requestTimeoutSeconds == 2.5)
         #expect(valid.delivery.coalesceSeconds == 0)
-        #expect(try load("{}").get().delivery.coalesceSeconds == 2)
+        #expect(try load("{}").get().delivery.coalesceSeconds == 3)
 
         let problems = try #require(throws: ProblemLines.self) {
             try load(#"{"adobeTarget": {"requestTimeoutSeconds": 301}, "delivery": {"coalesceSeconds": -1}}"#).get()
