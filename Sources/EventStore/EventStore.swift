@@ -15,7 +15,7 @@ public typealias JobID = Int64
 public protocol EventStore: AnyObject, Sendable {
     /// Stores one request's events in one durable step.
     ///
-    /// `completion` runs on one of the store's own threads once the events are committed and
+    /// `completion` runs on the store's writer thread once the events are committed and
     /// fsync'd, or with the reason nothing of the request was stored. It must not block.
     /// Concurrent calls share a transaction and its fsync (group commit).
     func append(_ batch: [IncomingEvent], completion: @escaping @Sendable (Result<AppendReceipt, StoreError>) -> Void)

@@ -6,10 +6,8 @@ import Logging
 /// The SQLite implementation of `EventStore` (one database file in the data directory).
 ///
 /// Appends go through one dedicated writer thread that drains every waiting request into one
-/// transaction (group commit) and commits it in WAL mode without waiting for the disk; a
-/// second thread (`LogSyncer`) then fsyncs the WAL once for every group committed meanwhile
-/// and only then answers them, so one fsync covers many concurrent requests and the writer
-/// never sits idle during one. Delivery writes (leases, outcomes, replays, settings) join
+/// transaction (group commit) and commits it with `synchronous=FULL` in WAL mode, so one fsync
+/// covers many concurrent requests. Delivery writes (leases, outcomes, replays, settings) join
 /// the same groups, each in a savepoint of its own, so they cost ingest no fsync of their own;
 /// reads use the pool's reader connections.
 public final class SQLiteEventStore: EventStore, @unchecked Sendable {
@@ -50,7 +48,6 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private var dedup: DedupIndex
     private var lastPurge: Date
     private let checkpointer: Checkpointer?
-    private let syncer: LogSyncer
     private let writerExited = DispatchSemaphore(value: 0)
     private let lockFileDescriptor: Int32
 
@@ -73,10 +70,9 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             ? configuration.walCheckpointPages : configuration.walMaximumPages
         let walLimit = configuration.walSizeLimitBytes
         grdbConfiguration.prepareDatabase { db in
-            // NORMAL: commits write the WAL without an fsync; every write path then syncs the
-            // WAL itself (`LogSyncer`) before it reports success, which is what lets ingest
-            // answer 200. Checkpoints still fsync the WAL before copying it.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // FULL: a commit returns only after the WAL is fsync'd, which is what lets ingest
+            // answer 200.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(walPages)")
             try db.execute(sql: "PRAGMA journal_size_limit = \(walLimit)")
             try db.execute(sql: "PRAGMA cache_size = -32768")
@@ -115,15 +111,6 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             }
         } else {
             checkpointer = nil
-        }
-        do {
-            syncer = try LogSyncer(logPath: path + "-wal", diskFullRetryAfterSeconds: configuration.diskFullRetryAfterSeconds)
-            // The migrations and the lease reset above.
-            try syncer.syncNow()
-        } catch {
-            checkpointer?.stop()
-            Foundation.close(lockFileDescriptor)
-            throw error
         }
 
         // The writer thread keeps the store alive until `close()` stops it.
@@ -177,7 +164,6 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         writerExited.wait()
-        syncer.stop()
         checkpointer?.stop()
         do {
             try pool.close()
@@ -432,9 +418,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// completions) it runs at once on its own.
     func groupWrite<T>(_ operation: String, _ body: @escaping (Database) throws -> T) throws(StoreError) -> T {
         let onWriter = condition.withLock { writerThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
-        // On the syncer thread (an answer's completion) too: the group's answer would wait
-        // for this very thread.
-        if onWriter || syncer.isCurrentThread { return try write(operation, body) }
+        if onWriter { return try write(operation, body) }
         let outcome = WriteOutcome<T>()
         let request = PendingWrite(
             operation: operation,
@@ -518,22 +502,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                 committedGroups += 1
                 lastCommitFailure = nil
             }
-            // Answered once durable, by the syncer thread; meanwhile this thread goes on.
-            let answers = zip(group, result.receipts).map { (completion: $0.completion, receipt: $1) }
-            let finishes = zip(writes, result.writeFailures).map { (finish: $0.finish, failure: $1) }
-            syncer.enqueue(requests: answers.count + finishes.count) { syncFailure in
-                guard let syncFailure else {
-                    for answer in answers { answer.completion(answer.receipt) }
-                    for write in finishes { write.finish(write.failure) }
-                    return
-                }
-                self.logger.error("syncing a group commit to disk failed; its requests are answered with the failure", metadata: [
-                    "requests": "\(answers.count + finishes.count)", "error": "\(syncFailure)",
-                ])
-                self.condition.withLock { self.lastCommitFailure = syncFailure }
-                for answer in answers { answer.completion(.failure(syncFailure)) }
-                for write in finishes { write.finish(syncFailure) }
-            }
+            for (request, receipt) in zip(group, result.receipts) { request.completion(receipt) }
+            for (write, failure) in zip(writes, result.writeFailures) { write.finish(failure) }
         }
     }
 
@@ -692,7 +662,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
 
     /// Requests queued for the writer or in the group it is committing (for tests).
     var unansweredRequestCount: Int {
-        condition.withLock { waitingAppends.count + waitingWrites.count + committingRequests } + syncer.pendingCount
+        condition.withLock { waitingAppends.count + waitingWrites.count + committingRequests }
     }
 
     /// Transactions the writer thread has committed: fewer than the requests when they
@@ -735,18 +705,14 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         if closed { throw .closed }
     }
 
-    /// Runs a write transaction on the serialized writer connection, mapping errors, and
-    /// returns once it is durable.
+    /// Runs a write transaction on the serialized writer connection, mapping errors.
     func write<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         try ensureOpen()
-        let value: T
         do {
-            value = try pool.write(body)
+            return try pool.write(body)
         } catch {
             throw Self.storeError(error, operation: operation, configuration: configuration)
         }
-        try syncer.syncNow()
-        return value
     }
 
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
