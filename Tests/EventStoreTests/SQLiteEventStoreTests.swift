@@ -87,6 +87,28 @@ struct SQLiteEventStoreTests {
         #expect(try allEvents(store).count == 20)
     }
 
+    @Test func aCompletionMayWriteToTheStore() throws {
+        // Completions run on the store's writer thread; a write from there must run at once,
+        // not wait for a group that only that thread can commit.
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let done = DispatchSemaphore(value: 0)
+        let failure = ErrorBox()
+        store.append([identify("from-completion")]) { result in
+            do {
+                _ = try result.get()
+                try store.setSetting("written", named: "from-completion")
+            } catch {
+                failure.set(error)
+            }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(failure.value == nil)
+        #expect(try store.setting(named: "from-completion") == "written")
+    }
+
     @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteEventStore(directory: directory.path)
