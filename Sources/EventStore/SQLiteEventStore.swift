@@ -516,17 +516,11 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         var result = GroupResult(nextSequence: nextSequence)
         result.receipts.reserveCapacity(group.count)
         do {
-            let insertEvent = try RawStatement(db, sql: """
-                INSERT INTO events(seq, messageId, receivedAt, status, reason, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                """)
             let messageIdOfEvent = try RawStatement(db, sql: "SELECT messageId FROM events WHERE seq = ?1")
-            let insertJob = try RawStatement(db, sql: """
-                INSERT INTO jobs(eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt,
-                                 nextAttemptAt, deadReason, deadMessage, finishedAt)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10)
-                """)
             let maxDepth = configuration.maxQueueDepth
             var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
+            var statuses: [EventStatus] = []
+            var jobRows: [(sequence: Int64, event: Int, job: Int)] = []
             for request in group {
                 let depth = depthAtStart + result.newUnfinishedJobs
                 let prepared = request.prepared
@@ -536,27 +530,32 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                         retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
                     continue
                 }
-                var entries: [AppendReceipt.Entry] = []
-                entries.reserveCapacity(prepared.events.count)
+                let firstSequence = result.nextSequence
+                result.nextSequence += Int64(prepared.events.count)
+                statuses.removeAll(keepingCapacity: true)
+                jobRows.removeAll(keepingCapacity: true)
                 try prepared.bytes.withUnsafeBufferPointer { buffer in
-                    // The statements point into `buffer` until their bindings are cleared.
-                    defer {
-                        insertEvent.clearBindings()
-                        insertJob.clearBindings()
-                    }
                     let bytes = UnsafeRawBufferPointer(buffer)
-                    for event in prepared.events {
-                        let sequence = result.nextSequence
-                        result.nextSequence += 1
+                    // Statuses first, so that the rows can go in several at a time.
+                    for (position, event) in prepared.events.enumerated() {
+                        let sequence = firstSequence + Int64(position)
                         var status = EventStatus.accepted
                         if event.rejectionReason != nil {
                             status = .rejected
                         } else if let messageId = event.messageId {
                             let hash = event.messageIdHash
-                            // A hash hit is confirmed against the stored event's messageId.
+                            // A hash hit is confirmed against the other event's messageId: in
+                            // this request's bytes when it is not inserted yet, else stored.
                             for candidate in dedup.candidates(for: hash) {
-                                messageIdOfEvent.bind(1, candidate)
-                                if try messageIdOfEvent.firstTextEquals(bytes, messageId.offset, messageId.count) {
+                                let same: Bool
+                                if candidate >= firstSequence {
+                                    let other = prepared.events[Int(candidate - firstSequence)].messageId
+                                    same = other.map { Self.equal(bytes, $0, messageId) } ?? false
+                                } else {
+                                    messageIdOfEvent.bind(1, candidate)
+                                    same = try messageIdOfEvent.firstTextEquals(bytes, messageId.offset, messageId.count)
+                                }
+                                if same {
                                     status = .duplicate
                                     break
                                 }
@@ -566,45 +565,55 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                                 result.dedupInsertions += 1
                             }
                         }
-                        insertEvent.bind(1, sequence)
-                        insertEvent.bindText(2, bytes, event.messageId)
-                        insertEvent.bind(3, now)
-                        insertEvent.bind(4, Int64(status.rawValue))
-                        insertEvent.bindText(5, bytes, event.rejectionReason)
-                        insertEvent.bindBlob(6, bytes, event.body)
-                        try insertEvent.run()
-                        entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
+                        statuses.append(status)
                         switch status {
                         case .rejected: rejected += 1
                         case .duplicate: duplicates += 1
                         case .accepted:
                             accepted += 1
-                            for job in prepared.jobs[event.jobs] {
-                                insertJob.bind(1, sequence)
-                                insertJob.bindText(2, bytes, event.messageId)
-                                insertJob.bindText(3, bytes, job.mappingID)
-                                insertJob.bindText(4, bytes, job.userID)
-                                insertJob.bindBlob(5, bytes, job.payload)
-                                insertJob.bind(7, now)
-                                if let message = job.mappingError {
-                                    insertJob.bind(6, Int64(JobState.dead.rawValue))
-                                    insertJob.bind(8, DeadLetterReason.mappingError.rawValue)
-                                    insertJob.bindText(9, bytes, message)
-                                    insertJob.bind(10, now)
-                                    dead += 1
-                                } else {
-                                    insertJob.bind(6, Int64(JobState.pending.rawValue))
-                                    insertJob.bind(8, nil as String?)
-                                    insertJob.bind(9, nil as String?)
-                                    insertJob.bind(10, nil as Int64?)
-                                    result.newUnfinishedJobs += 1
-                                }
-                                try insertJob.run()
+                            for job in prepared.events[position].jobs {
+                                jobRows.append((sequence, position, job))
                             }
                         }
                     }
+                    try Self.insertRows(db, table: .events, count: prepared.events.count) { statement, row, position in
+                        let event = prepared.events[position]
+                        let column = Int32(row * EventsTable.columnCount)
+                        statement.bind(column + 1, firstSequence + Int64(position))
+                        statement.bindText(column + 2, bytes, event.messageId)
+                        statement.bind(column + 3, now)
+                        statement.bind(column + 4, Int64(statuses[position].rawValue))
+                        statement.bindText(column + 5, bytes, event.rejectionReason)
+                        statement.bindBlob(column + 6, bytes, event.body)
+                    }
+                    try Self.insertRows(db, table: .jobs, count: jobRows.count) { statement, row, position in
+                        let (sequence, eventPosition, jobPosition) = jobRows[position]
+                        let job = prepared.jobs[jobPosition]
+                        let column = Int32(row * JobsTable.columnCount)
+                        statement.bind(column + 1, sequence)
+                        statement.bindText(column + 2, bytes, prepared.events[eventPosition].messageId)
+                        statement.bindText(column + 3, bytes, job.mappingID)
+                        statement.bindText(column + 4, bytes, job.userID)
+                        statement.bindBlob(column + 5, bytes, job.payload)
+                        statement.bind(column + 7, now)
+                        if let message = job.mappingError {
+                            statement.bind(column + 6, Int64(JobState.dead.rawValue))
+                            statement.bind(column + 8, DeadLetterReason.mappingError.rawValue)
+                            statement.bindText(column + 9, bytes, message)
+                            statement.bind(column + 10, now)
+                            dead += 1
+                        } else {
+                            statement.bind(column + 6, Int64(JobState.pending.rawValue))
+                            statement.bind(column + 8, nil as String?)
+                            statement.bind(column + 9, nil as String?)
+                            statement.bind(column + 10, nil as Int64?)
+                            result.newUnfinishedJobs += 1
+                        }
+                    }
                 }
-                result.receipts.append(.success(AppendReceipt(events: entries)))
+                result.receipts.append(.success(AppendReceipt(events: statuses.enumerated().map { position, status in
+                    AppendReceipt.Entry(sequence: firstSequence + Int64(position), status: status)
+                })))
             }
             try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
             try writeBufferedAdobeCalls(db)
@@ -628,6 +637,73 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             dedup.removeLast(result.dedupInsertions)
             throw error
         }
+    }
+
+    /// The columns of one events row, as `insertRows` binds them.
+    enum EventsTable {
+        static let columnCount = 6
+        static let columns = "seq, messageId, receivedAt, status, reason, body"
+        static func values(_ first: Int) -> String {
+            "(?\(first + 1), ?\(first + 2), ?\(first + 3), ?\(first + 4), ?\(first + 5), ?\(first + 6))"
+        }
+    }
+
+    /// The columns of one jobs row; `createdAt`, `enqueuedAt` and `nextAttemptAt` share one.
+    enum JobsTable {
+        static let columnCount = 10
+        static let columns = """
+            eventSeq, messageId, mappingID, userID, payload, state, createdAt, enqueuedAt, nextAttemptAt, \
+            deadReason, deadMessage, finishedAt
+            """
+        static func values(_ first: Int) -> String {
+            let p = (1...10).map { "?\(first + $0)" }
+            return "(\(p[0]), \(p[1]), \(p[2]), \(p[3]), \(p[4]), \(p[5]), \(p[6]), \(p[6]), \(p[6]), \(p[7]), \(p[8]), \(p[9]))"
+        }
+    }
+
+    enum RowTable {
+        case events, jobs
+    }
+
+    /// Rows per INSERT: each statement execution costs about 3,400 instructions beyond its
+    /// rows (opening and closing cursors, halting), so rows go in 16 at a time, then 8, 4, 2, 1.
+    static let insertChunkSizes = [16, 8, 4, 2, 1]
+
+    private static let insertSQL: [RowTable: [Int: String]] = {
+        func sql(_ table: String, _ columns: String, _ count: Int, _ width: Int, _ values: (Int) -> String) -> String {
+            "INSERT INTO \(table)(\(columns)) VALUES " + (0..<count).map { values($0 * width) }.joined(separator: ", ")
+        }
+        var events: [Int: String] = [:]
+        var jobs: [Int: String] = [:]
+        for size in insertChunkSizes {
+            events[size] = sql("events", EventsTable.columns, size, EventsTable.columnCount, EventsTable.values)
+            jobs[size] = sql("jobs", JobsTable.columns, size, JobsTable.columnCount, JobsTable.values)
+        }
+        return [.events: events, .jobs: jobs]
+    }()
+
+    /// Inserts `count` rows with multi-row statements; `bind` binds row `row` of the statement
+    /// from item `position`. Bindings are cleared after each statement: they point into the
+    /// request's bytes.
+    private static func insertRows(
+        _ db: Database, table: RowTable, count: Int,
+        bind: (RawStatement, _ row: Int, _ position: Int) throws -> Void
+    ) throws {
+        var position = 0
+        while position < count {
+            let size = insertChunkSizes.first { $0 <= count - position }!
+            let statement = try RawStatement(db, sql: insertSQL[table]![size]!)
+            defer { statement.clearBindings() }
+            for row in 0..<size { try bind(statement, row, position + row) }
+            try statement.run()
+            position += size
+        }
+    }
+
+    private static func equal(_ bytes: UnsafeRawBufferPointer, _ a: ByteSpan, _ b: ByteSpan) -> Bool {
+        guard a.count == b.count else { return false }
+        guard a.count > 0, let base = bytes.baseAddress else { return true }
+        return memcmp(base + a.offset, base + b.offset, a.count) == 0
     }
 
     private func diskSpaceRefusal() -> StoreError? {
