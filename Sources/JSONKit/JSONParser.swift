@@ -308,25 +308,39 @@ private struct Reader: ~Copyable {
 
     @inline(__always)
     mutating func skipWhitespace() {
+        // Every byte that can follow whitespace in valid JSON is above 0x20.
         guard position < count, base[position] <= 0x20 else { return }
+        skipWhitespaceRun()
+    }
+
+    @inline(__always)
+    mutating func skipWhitespaceRun() {
         departures &+= 1
         while position < count {
             let byte = base[position]
-            // Every byte that can follow whitespace in valid JSON is above 0x20.
             if byte > 0x20 { return }
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
-            position += 1
-            if byte == 0x0A { skipIndentation() }
+            if byte == 0x0A {
+                position &+= 1
+                skipIndentation()
+            } else if byte == 0x20 || byte == 0x09 || byte == 0x0D {
+                position &+= 1
+            } else {
+                return
+            }
         }
     }
 
-    /// Pretty-printed documents indent each line; skip the spaces eight at a time.
+    /// Pretty-printed documents indent each line with spaces: count them eight at a time (the
+    /// lowest byte that is not a space ends the run), instead of one loop turn per space.
     @inline(__always)
     mutating func skipIndentation() {
         #if _endian(little)
-        while position &+ 8 <= count,
-            UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020
-        {
+        while position &+ 8 <= count {
+            let nonSpaces = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self) ^ 0x2020_2020_2020_2020
+            if nonSpaces != 0 {
+                position &+= nonSpaces.trailingZeroBitCount &>> 3
+                return
+            }
             position &+= 8
         }
         #endif
