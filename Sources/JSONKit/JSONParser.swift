@@ -176,6 +176,7 @@ private struct Reader: ~Copyable {
     var recordingDepth = -1
     /// Read once per parse: a global's lazy initialiser check costs a call on every access.
     let keyTable = KeyTable.shared
+    let buildsSmallStrings = SmallASCIIString.isAvailable
 
     init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
@@ -231,8 +232,15 @@ private struct Reader: ~Copyable {
                     continue
                 }
             case quote:
-                let bytes = try readString()
-                value = .string(makeString(bytes.start, count: bytes.count))
+                let start = position + 1
+                let end = firstSpecialByte(from: start)
+                if end < count, base[end] == quote {
+                    position = end + 1
+                    value = .string(plainString(at: start, count: end - start))
+                } else {
+                    let bytes = try readString()
+                    value = .string(makeString(bytes.start, count: bytes.count))
+                }
             case UInt8(ascii: "t"):
                 try expectLiteral("true")
                 value = .bool(true)
@@ -355,19 +363,26 @@ private struct Reader: ~Copyable {
         let start = position + 1
         let end = firstSpecialByte(from: start)
         if end < count, base[end] == quote {
-            // A plain ASCII key, read in place: most are Segment spec keys, whose strings
-            // exist already.
+            // A plain ASCII key, read in place.
             let length = end - start
-            let words = KeyWords(base + start, count: length, readable: count - start)
-            let string = keyTable.string(base + start, count: length, words: words)
-                ?? makeString(base + start, count: length)
-            keys.push(PendingKey(string: string, fingerprint: words.hash(length: length)))
             position = end + 1
+            if length <= SmallASCIIString.capacity {
+                let words = smallStringWords(at: start, count: length)
+                let string = buildsSmallStrings
+                    ? SmallASCIIString.make(words, count: length) : makeString(base + start, count: length)
+                keys.push(PendingKey(string: string, fingerprint: KeyWords(head: words.0, tail: words.1).hash(length: length)))
+            } else {
+                // Longer keys are mostly Segment spec keys, whose strings exist already.
+                let words = KeyWords(base + start, count: length, readable: count - start)
+                let string = keyTable.string(base + start, count: length, words: words)
+                    ?? makeString(base + start, count: length)
+                keys.push(PendingKey(string: string, fingerprint: words.hash(length: length)))
+            }
         } else {
             let bytes = try readString()
-            let words = KeyWords(bytes.start, count: bytes.count, readable: bytes.count)
             keys.push(PendingKey(
-                string: makeString(bytes.start, count: bytes.count), fingerprint: words.hash(length: bytes.count)))
+                string: makeString(bytes.start, count: bytes.count),
+                fingerprint: Self.keyFingerprint(bytes.start, count: bytes.count)))
         }
         skipWhitespace()
         guard position < count else { throw JSONParseError(.unexpectedEnd, at: position) }
@@ -622,6 +637,32 @@ private struct Reader: ~Copyable {
             throw JSONParseError(.invalidUTF8, at: index)
         }
         return length
+    }
+
+    /// A hash of a key's bytes for duplicate detection: equal keys must get equal fingerprints
+    /// whichever way they were read (in place, or decoded from escapes).
+    static func keyFingerprint(_ bytes: UnsafePointer<UInt8>, count length: Int) -> UInt64 {
+        if length <= SmallASCIIString.capacity {
+            let words = SmallASCIIString.wordsByteByByte(bytes, count: length)
+            return KeyWords(head: words.0, tail: words.1).hash(length: length)
+        }
+        return KeyWords(bytes, count: length, readable: length).hash(length: length)
+    }
+
+    /// The inline-string words of the `length` (at most 15) bytes at `start` in the buffer.
+    @inline(__always)
+    func smallStringWords(at start: Int, count length: Int) -> (UInt64, UInt64) {
+        if start &+ 16 <= count { return SmallASCIIString.words(base + start, count: length) }
+        return SmallASCIIString.wordsByteByByte(base + start, count: length)
+    }
+
+    /// A string of plain ASCII bytes (no escapes) read in place.
+    @inline(__always)
+    func plainString(at start: Int, count length: Int) -> String {
+        if length <= SmallASCIIString.capacity, buildsSmallStrings {
+            return SmallASCIIString.make(smallStringWords(at: start, count: length), count: length)
+        }
+        return makeString(base + start, count: length)
     }
 
     @inline(__always)
