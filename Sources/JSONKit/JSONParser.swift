@@ -32,10 +32,13 @@ public struct JSONParser: Sendable {
 
     /// Parses UTF-8 bytes held in contiguous memory.
     public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(
-            base: buffer.baseAddress, count: buffer.count,
-            maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
-        return try reader.parseDocument()
+        try withUnsafeTemporaryAllocation(byteCount: Reader.scratchByteCount, alignment: 16) {
+            scratch throws(JSONParseError) in
+            var reader = Reader(
+                base: buffer.baseAddress, count: buffer.count, scratch: scratch,
+                maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
+            return try reader.parseDocument()
+        }
     }
 
     public func parse(_ buffer: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
@@ -98,13 +101,16 @@ extension JSONParser {
     public func parseWithSpans(
         _ buffer: UnsafeBufferPointer<UInt8>, elementsMember: String? = nil
     ) throws(JSONParseError) -> JSONSpannedDocument {
-        var reader = Reader(
-            base: buffer.baseAddress, count: buffer.count,
-            maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
-        reader.recordsSpans = true
-        reader.elementsMember = elementsMember
-        let value = try reader.parseDocument()
-        return JSONSpannedDocument(value: value, document: reader.documentSpan, elements: reader.elementSpans)
+        try withUnsafeTemporaryAllocation(byteCount: Reader.scratchByteCount, alignment: 16) {
+            scratch throws(JSONParseError) in
+            var reader = Reader(
+                base: buffer.baseAddress, count: buffer.count, scratch: scratch,
+                maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
+            reader.recordsSpans = true
+            reader.elementsMember = elementsMember
+            let value = try reader.parseDocument()
+            return JSONSpannedDocument(value: value, document: reader.documentSpan, elements: reader.elementSpans)
+        }
     }
 
     public func parseWithSpans(_ bytes: [UInt8], elementsMember: String? = nil) throws(JSONParseError)
@@ -155,11 +161,18 @@ private struct Reader: ~Copyable {
     let maximumNumberLength: Int
     var position = 0
 
-    var frames = ScratchStack<Frame>()
-    var values = ScratchStack<JSONValue>()
-    var keys = ScratchStack<PendingKey>()
+    var frames: ScratchStack<Frame>
+    var values: ScratchStack<JSONValue>
+    var keys: ScratchStack<PendingKey>
     /// Decoded bytes of the string being read, used only when it has escapes.
     var unescaped = ScratchStack<UInt8>()
+
+    /// Bytes of the caller's stack that the scratch stacks start in. Up to 1 KiB the standard
+    /// library allocates it on the stack unconditionally; above that it asks the C library
+    /// whether the stack has room, which costs more than the allocations saved.
+    static let scratchByteCount = 1024
+    static let scratchFrameBytes = 8 * MemoryLayout<Frame>.stride
+    static let scratchValueBytes = 20 * MemoryLayout<JSONValue>.stride
 
     /// How many times the text so far departed from `JSONSerializer`'s output (whitespace,
     /// escapes, numbers not written as JavaScript writes them, repeated keys): a span is
@@ -178,7 +191,16 @@ private struct Reader: ~Copyable {
     let keyTable = KeyTable.shared
     let buildsSmallStrings = SmallASCIIString.isAvailable
 
-    init(base: UnsafePointer<UInt8>?, count: Int, maximumDepth: Int, maximumNumberLength: Int) {
+    init(
+        base: UnsafePointer<UInt8>?, count: Int, scratch: UnsafeMutableRawBufferPointer,
+        maximumDepth: Int, maximumNumberLength: Int
+    ) {
+        let frameBytes = Self.scratchFrameBytes
+        let valueBytes = Self.scratchValueBytes
+        frames = ScratchStack(startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<frameBytes]))
+        values = ScratchStack(
+            startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[frameBytes..<(frameBytes + valueBytes)]))
+        keys = ScratchStack(startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[(frameBytes + valueBytes)...]))
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
         self.base = base ?? UnsafePointer(bitPattern: 1).unsafelyUnwrapped
         self.count = base == nil ? 0 : count

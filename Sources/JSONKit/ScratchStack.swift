@@ -8,6 +8,8 @@ struct ScratchStack<Element>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
     private var capacity = 0
+    /// Whether `base` was allocated here (rather than lent by the caller), so must be freed.
+    private var ownsStorage = false
 
     /// Allocates nothing until the first push: a document without containers (or without
     /// escapes, for the byte buffer) never pays for the stack.
@@ -15,9 +17,24 @@ struct ScratchStack<Element>: ~Copyable {
         base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment).unsafelyUnwrapped
     }
 
+    /// Starts in `storage` (typically the caller's stack frame), which must outlive the stack
+    /// and is never freed here; only growing past it allocates. Most documents fit, so their
+    /// parse makes no allocation for its bookkeeping at all.
+    init(startingIn storage: UnsafeMutableRawBufferPointer) {
+        var start = UnsafeMutablePointer<Element>(bitPattern: MemoryLayout<Element>.alignment).unsafelyUnwrapped
+        var fit = 0
+        if let raw = storage.baseAddress {
+            let aligned = raw.alignedUp(for: Element.self)
+            fit = max(0, storage.count - (aligned - raw)) / MemoryLayout<Element>.stride
+            if fit > 0 { start = aligned.bindMemory(to: Element.self, capacity: fit) }
+        }
+        base = start
+        capacity = fit
+    }
+
     deinit {
         base.deinitialize(count: count)
-        if capacity > 0 { base.deallocate() }
+        if ownsStorage { base.deallocate() }
     }
 
     @inline(__always)
@@ -59,9 +76,10 @@ struct ScratchStack<Element>: ~Copyable {
         while newCapacity < minimumCapacity { newCapacity *= 2 }
         let newBase = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
         newBase.moveInitialize(from: base, count: count)
-        if capacity > 0 { base.deallocate() }
+        if ownsStorage { base.deallocate() }
         base = newBase
         capacity = newCapacity
+        ownsStorage = true
     }
 }
 

@@ -102,4 +102,24 @@ import Testing
             try JSONValue(parsing: "[1,\n          ")
         }
     }
+
+    /// The parser's bookkeeping starts in a small stack buffer and moves to the heap as a
+    /// document outgrows it: deep nesting, long arrays and wide objects, alone and together.
+    @Test func documentsOutgrowingTheScratchSpaceParseTheSame() throws {
+        for size in [1, 7, 8, 9, 19, 20, 21, 40, 130] {
+            var expected: JSONValue = .array((0..<size).map { .number(Double($0)) })
+            var text = "[" + (0..<size).map(String.init).joined(separator: ",") + "]"
+            let wide = JSONObject((0..<size).map { ("key\($0)", JSONValue.string("value \($0)")) })
+            let wideText = "{" + (0..<size).map { "\"key\($0)\": \"value \($0)\"" }.joined(separator: ", ") + "}"
+            for level in 0..<size {
+                expected = ["level": .number(Double(level)), "wide": .object(wide), "inner": expected]
+                text = "{\"level\": \(level), \"wide\": \(wideText), \"inner\": \(text)}"
+            }
+            let parsed = try JSONValue(parsing: text)
+            #expect(parsed == expected, "size \(size)")
+            #expect(parsed.jsonString == expected.jsonString, "size \(size)")
+            let spanned = try JSONParser().parseWithSpans(Array(text.utf8))
+            #expect(spanned.value == expected, "size \(size)")
+        }
+    }
 }
