@@ -41,7 +41,12 @@ enum SmallASCIIString {
     @inline(__always)
     static func make(_ words: (UInt64, UInt64), count: Int) -> String {
         let discriminator = (0xE0 as UInt64 | UInt64(truncatingIfNeeded: count)) &<< 56
-        return unsafeBitCast((words.0, words.1 | discriminator), to: String.self)
+        var representation = (words.0, words.1 | discriminator)
+        // Moved out of memory rather than bit-cast: a bit-cast value is borrowed, so the
+        // compiler copies it with a (pointless, for an inline string) runtime retain call.
+        return withUnsafeMutablePointer(to: &representation) { pointer in
+            pointer.withMemoryRebound(to: String.self, capacity: 1) { $0.move() }
+        }
     }
 
     /// The inline words of the `count` (at most `capacity`) bytes at `bytes`, reading only those.
