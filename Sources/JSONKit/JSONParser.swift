@@ -688,12 +688,15 @@ private struct Reader: ~Copyable {
 
     @inline(__always)
     func makeString(_ bytes: UnsafePointer<UInt8>, count length: Int) -> String {
-        // The bytes are validated UTF-8 already, so decoding never repairs anything. Copying
-        // into uninitialised capacity is much cheaper than `String(decoding:as:)` for the short
-        // ASCII strings that make up most of a Segment event: up to 15 bytes it fills a small
-        // (inline) string and checks ASCII a word at a time, where `String(decoding:)` runs
-        // a separate validation pass and builds the small string byte by byte.
-        String(unsafeUninitializedCapacity: length) { buffer in
+        // The bytes are validated UTF-8 already, so decoding never repairs anything. Measured
+        // with callgrind: beyond 15 bytes `String(decoding:as:)` builds the string in about 40 %
+        // fewer instructions (one ASCII pre-scan, then a copy into storage sized once);
+        // up to 15 bytes copying into uninitialised capacity is cheaper, as it fills an inline
+        // string and checks ASCII a word at a time where `String(decoding:)` goes byte by byte.
+        if length > SmallASCIIString.capacity {
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+        }
+        return String(unsafeUninitializedCapacity: length) { buffer in
             buffer.baseAddress.unsafelyUnwrapped.initialize(from: bytes, count: length)
             return length
         }
