@@ -1,9 +1,9 @@
 import Testing
 @testable import JSONKit
 
-/// `JSONObject` keeps its members in one shared buffer and copies it before a mutation unless
-/// the mutated value is its only owner: copies must never see each other's changes, whichever
-/// way they were built (parsed, literal, grown one member at a time).
+/// `JSONObject` shares its members between copies until one of them is mutated (copy on write):
+/// copies must never see each other's changes, whichever way they were built (parsed, literal,
+/// grown one member at a time), with or without a hash index.
 @Suite struct ObjectStorageTests {
     private func parsedObject() throws -> JSONObject {
         try #require(try JSONValue(parsing: #"{"a":1,"b":"two","c":[3],"d":{"e":null}}"#).objectValue)
