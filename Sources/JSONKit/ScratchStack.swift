@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A growable stack over manually managed memory, owned by one parse.
 ///
 /// The parser collects the members of open arrays and objects here and *moves* them into
@@ -8,6 +16,8 @@ struct ScratchStack<Element>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
     private var capacity = 0
+    /// Whether `base` was allocated here (rather than lent by the caller), so must be freed.
+    private var ownsStorage = false
 
     /// Allocates nothing until the first push: a document without containers (or without
     /// escapes, for the byte buffer) never pays for the stack.
@@ -15,16 +25,31 @@ struct ScratchStack<Element>: ~Copyable {
         base = UnsafeMutablePointer(bitPattern: MemoryLayout<Element>.alignment).unsafelyUnwrapped
     }
 
+    /// Starts in `storage` (typically the caller's stack frame), which must outlive the stack
+    /// and is never freed here; only growing past it allocates. Most documents fit, so their
+    /// parse makes no allocation for its bookkeeping at all.
+    init(startingIn storage: UnsafeMutableRawBufferPointer) {
+        var start = UnsafeMutablePointer<Element>(bitPattern: MemoryLayout<Element>.alignment).unsafelyUnwrapped
+        var fit = 0
+        if let raw = storage.baseAddress {
+            let aligned = raw.alignedUp(for: Element.self)
+            fit = max(0, storage.count - (aligned - raw)) / MemoryLayout<Element>.stride
+            if fit > 0 { start = aligned.bindMemory(to: Element.self, capacity: fit) }
+        }
+        base = start
+        capacity = fit
+    }
+
     deinit {
         base.deinitialize(count: count)
-        if capacity > 0 { base.deallocate() }
+        if ownsStorage { free(base) }
     }
 
     @inline(__always)
     mutating func push(_ element: consuming Element) {
-        if count == capacity { grow(minimumCapacity: count + 1) }
+        if count == capacity { grow(minimumCapacity: count &+ 1) }
         (base + count).initialize(to: element)
-        count += 1
+        count &+= 1
     }
 
     @inline(__always)
@@ -57,11 +82,19 @@ struct ScratchStack<Element>: ~Copyable {
     mutating func grow(minimumCapacity: Int) {
         var newCapacity = max(capacity * 2, 16)
         while newCapacity < minimumCapacity { newCapacity *= 2 }
-        let newBase = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        // `malloc` rather than `UnsafeMutablePointer.allocate`, which on Linux goes through
+        // `posix_memalign` (to allow any alignment) at several times the cost; `malloc`'s
+        // 16-byte alignment covers every element type used here.
+        precondition(MemoryLayout<Element>.alignment <= 16, "ScratchStack elements must not need more than 16-byte alignment")
+        guard let memory = malloc(newCapacity * MemoryLayout<Element>.stride) else {
+            fatalError("out of memory growing the JSON parser's scratch stack to \(newCapacity) elements")
+        }
+        let newBase = memory.bindMemory(to: Element.self, capacity: newCapacity)
         newBase.moveInitialize(from: base, count: count)
-        if capacity > 0 { base.deallocate() }
+        if ownsStorage { free(base) }
         base = newBase
         capacity = newCapacity
+        ownsStorage = true
     }
 }
 

@@ -1,7 +1,8 @@
 // JSON throughput: our JSONKit against Foundation's JSONSerialization, side by side in the same
-// process on the same bytes. Each figure is the best of three timed runs; a run repeats the
-// work until about `BENCH_SECONDS` (default 1) has passed for the all-samples rows and a
-// quarter of that for each single file.
+// process on the same bytes. Parsing is timed in alternating rounds (ours, Foundation's, five
+// times; best of each), serialising as the best of three runs each; a run repeats the work
+// until about `BENCH_SECONDS` (default 1) has passed for the all-samples rows and a quarter of
+// that for each single file.
 //
 // `BENCH_FIXED_ITERATIONS=N` (with `BENCH_FIXED_WORK=parse|serialize|foundation`) instead
 // repeats a fixed amount of work without timing, for instruction counts on a shared machine:
@@ -23,26 +24,50 @@ private struct Sample {
     let foundationObject: Any
 }
 
-/// Throughput in MB/s (10^6 bytes per second) of `body`, which processes `bytes` per call.
-private func throughput(bytes: Int, seconds: Double, _ body: () -> Void) -> Double {
+/// How many calls of `body` take about `seconds`.
+private func calibratedCalls(seconds: Double, _ body: () -> Void) -> Int {
     let clock = ContinuousClock()
-    // Calibrate: how many calls fill the target duration.
     var calls = 1
     while true {
         let elapsed = clock.measure { for _ in 0..<calls { body() } }
         if elapsed >= .milliseconds(50) {
-            let perCall = elapsed / calls
-            calls = max(1, Int(seconds / perCall.seconds))
-            break
+            return max(1, Int(seconds / (elapsed / calls).seconds))
         }
         calls *= 2
     }
+}
+
+/// Throughput in MB/s (10^6 bytes per second) of `body`, which processes `bytes` per call.
+private func throughput(bytes: Int, seconds: Double, _ body: () -> Void) -> Double {
+    let clock = ContinuousClock()
+    let calls = calibratedCalls(seconds: seconds, body)
     var best = Double.infinity
     for _ in 0..<3 {
         let elapsed = clock.measure { for _ in 0..<calls { body() } }.seconds
         best = min(best, elapsed)
     }
     return Double(bytes) * Double(calls) / best / 1_000_000
+}
+
+/// Throughputs in MB/s of two ways of doing the same work on `bytes`, timed in alternating
+/// rounds (best of five each), so that load from other processes on a shared machine falls on
+/// both alike instead of on whichever happened to run during a busy second.
+private func throughputs(
+    bytes: Int, seconds: Double, _ first: () -> Void, _ second: () -> Void
+) -> (first: Double, second: Double) {
+    let clock = ContinuousClock()
+    let firstCalls = calibratedCalls(seconds: seconds / 2, first)
+    let secondCalls = calibratedCalls(seconds: seconds / 2, second)
+    var bestFirst = Double.infinity
+    var bestSecond = Double.infinity
+    for _ in 0..<5 {
+        bestFirst = min(bestFirst, clock.measure { for _ in 0..<firstCalls { first() } }.seconds)
+        bestSecond = min(bestSecond, clock.measure { for _ in 0..<secondCalls { second() } }.seconds)
+    }
+    return (
+        Double(bytes) * Double(firstCalls) / bestFirst / 1_000_000,
+        Double(bytes) * Double(secondCalls) / bestSecond / 1_000_000
+    )
 }
 
 private extension Duration {
@@ -84,24 +109,27 @@ func runJSONBenchmarks(samplesDirectory: String) {
         return
     }
 
-    print("JSON parse and serialize throughput, MB/s (best of 3; BENCH_SECONDS=\(seconds))")
+    print("JSON parse and serialize throughput, MB/s (parse: best of 5 alternating rounds; serialize: best of 3; BENCH_SECONDS=\(seconds))")
     print(
         column("sample", 30, right: false) + column("bytes", 7) + column("parse", 9) + column("Foundation", 12)
             + column("ratio", 8) + column("serialize", 11) + column("Foundation", 12) + column("ratio", 8))
 
     func row(_ name: String, _ group: [Sample], seconds: Double) -> (parse: Double, foundation: Double) {
         let size = group.reduce(0) { $0 + $1.bytes.count }
-        let parse = throughput(bytes: size, seconds: seconds) {
-            for sample in group {
-                if case .object(let object)? = try? JSONParser().parse(sample.bytes) { keep(object.count) } else { keep(1) }
-            }
-        }
-        let foundationParse = throughput(bytes: size, seconds: seconds) {
-            for sample in group {
-                let object = try? JSONSerialization.jsonObject(with: sample.data, options: [.fragmentsAllowed])
-                keep(object == nil ? 0 : 1)
-            }
-        }
+        // Both build a complete tree from the same bytes and free it.
+        let (parse, foundationParse) = throughputs(
+            bytes: size, seconds: seconds,
+            {
+                for sample in group {
+                    if case .object(let object)? = try? JSONParser().parse(sample.bytes) { keep(object.count) } else { keep(1) }
+                }
+            },
+            {
+                for sample in group {
+                    let object = try? JSONSerialization.jsonObject(with: sample.data, options: [.fragmentsAllowed])
+                    keep(object == nil ? 0 : 1)
+                }
+            })
         // Serialised size differs from the (pretty-printed) input, so serialize throughput is
         // counted in output bytes.
         var buffer: [UInt8] = []
