@@ -44,6 +44,8 @@ final class PostgresConnection {
     private var isFinished = false
     /// Statements run after every (re)connect: search path, durability.
     private let setupStatements: [String]
+    /// Names prepared in the current session; a reconnect forgets them with the session.
+    private var preparedStatements = Set<String>()
 
     /// Connects to `url` (a `postgres://` URI or a `key=value` string).
     init(url: String, applicationName: String, setupStatements: [String]) throws(PostgresError) {
@@ -102,6 +104,25 @@ final class PostgresConnection {
                 PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
             }
         }
+        return try rows(of: result)
+    }
+
+    /// Runs `sql` as the named prepared statement, preparing it on first use in this session:
+    /// a statement run for every group commit is then parsed and planned once, not each time.
+    @discardableResult
+    func executePrepared(_ name: String, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> [PostgresRow] {
+        guard !isFinished else { throw PostgresError(sqlState: nil, message: "the connection was closed") }
+        if !preparedStatements.contains(name) {
+            _ = try rows(of: PQprepare(handle, name, sql, Int32(parameters.count), nil))
+            preparedStatements.insert(name)
+        }
+        let result = parameters.withOptionalCStringArray { pointers in
+            PQexecPrepared(handle, name, Int32(parameters.count), pointers, nil, nil, 0)
+        }
+        return try rows(of: result)
+    }
+
+    private func rows(of result: OpaquePointer?) throws(PostgresError) -> [PostgresRow] {
         guard let result else {
             throw PostgresError(sqlState: nil, message: Self.errorMessage(handle))
         }
@@ -143,6 +164,7 @@ final class PostgresConnection {
     func reset() throws(PostgresError) {
         guard !isFinished else { throw PostgresError(sqlState: nil, message: "the connection was closed") }
         PQreset(handle)
+        preparedStatements.removeAll()
         guard PQstatus(handle) == CONNECTION_OK else {
             throw PostgresError(sqlState: nil, message: Self.errorMessage(handle))
         }
@@ -167,6 +189,20 @@ final class PostgresConnection {
                 if isInTransaction { _ = try? execute("ROLLBACK") }
                 if let error = error as? PostgresError, error.isTransient, attempt < attempts { continue }
                 throw error
+            }
+        }
+    }
+
+    /// Runs `body`, one autocommitted statement, again (up to `attempts` times) when the server
+    /// aborted it for a deadlock or serialization failure, which leave nothing behind.
+    func retryingTransientFailures<T>(attempts: Int = 4, _ body: (PostgresConnection) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try body(self)
+            } catch let error as PostgresError where error.isTransient && attempt < attempts {
+                continue
             }
         }
     }
@@ -283,21 +319,24 @@ enum Hex {
 /// Array parameters in PostgreSQL's text array syntax, for `unnest($1::text[])` bulk statements.
 enum PostgresArray {
     static func text(_ values: [String?]) -> String {
-        var output = "{"
+        // Byte-wise: a group's array holds every body of the group (hex, megabytes at times).
+        var output: [UInt8] = [UInt8(ascii: "{")]
+        output.reserveCapacity(values.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, value) in values.enumerated() {
-            if index > 0 { output += "," }
+            if index > 0 { output.append(UInt8(ascii: ",")) }
             guard let value else {
-                output += "NULL"
+                output.append(contentsOf: "NULL".utf8)
                 continue
             }
-            output += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { output += "\\" }
-                output.unicodeScalars.append(character)
+            output.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { output.append(UInt8(ascii: "\\")) }
+                output.append(byte)
             }
-            output += "\""
+            output.append(UInt8(ascii: "\""))
         }
-        return output + "}"
+        output.append(UInt8(ascii: "}"))
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func int64(_ values: [Int64?]) -> String {

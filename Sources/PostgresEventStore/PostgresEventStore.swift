@@ -273,10 +273,16 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         guard !admitted.isEmpty else { return }
         let now = Self.milliseconds(configuration.clock())
         do {
-            let result = try writer.transaction { connection -> GroupResult in
-                let result = try writeGroup(connection, admitted, now: now)
-                try writeBufferedAdobeCalls(connection)
-                return result
+            let result: GroupResult
+            if condition.withLock({ adobeCallBuffer.isEmpty }) {
+                // The usual case: the group's one statement is its own transaction.
+                result = try writer.retryingTransientFailures { connection in try writeGroup(connection, admitted, now: now) }
+            } else {
+                result = try writer.transaction { connection -> GroupResult in
+                    let result = try writeGroup(connection, admitted, now: now)
+                    try writeBufferedAdobeCalls(connection)
+                    return result
+                }
             }
             finishAdobeCallFlush(committed: true)
             condition.withLock {
@@ -315,8 +321,71 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         }
     }
 
-    /// The body of a group transaction: sequences, dedup claims, events, jobs, counters, in
-    /// one statement each however many requests the group holds.
+    /// The whole group as one statement: sequences, dedup claims, events, jobs and counters.
+    ///
+    /// One statement is one round trip and, outside a transaction block, its own transaction:
+    /// a group costs one parse-free execution and one WAL flush however many requests it
+    /// holds. Deduplication stays the database's decision: the first accepted occurrence of a
+    /// messageId in the group claims it, and the claim only succeeds when no claim within the
+    /// window holds (this group's, an earlier one's, another replica's). Claims are inserted in
+    /// messageId order, so two replicas claiming overlapping messageIds lock them in the same
+    /// order and cannot deadlock.
+    static let groupStatement = """
+        WITH input AS (
+            -- Ascending within the group (the scan is in ordinality order); other replicas'
+            -- groups may interleave, leaving gaps.
+            SELECT nextval('events_seq') AS seq, e.o, e.m, e.r, e.b
+            FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(m, r, b, o)
+        ),
+        claimed AS (
+            INSERT INTO message_ids(message_id, event_seq, accepted_at)
+            SELECT m, seq, $4::bigint
+            FROM (SELECT DISTINCT ON (m) m, seq FROM input WHERE r IS NULL AND m IS NOT NULL ORDER BY m, o) AS firsts
+            ORDER BY m
+            ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
+            WHERE message_ids.accepted_at < $5::bigint
+            RETURNING event_seq
+        ),
+        stored AS (
+            INSERT INTO events(seq, message_id, received_at, status, reason, body)
+            SELECT i.seq, i.m, $4::bigint,
+                   CASE WHEN i.r IS NOT NULL THEN \(EventStatus.rejected.rawValue)
+                        WHEN i.m IS NULL OR c.event_seq IS NOT NULL THEN \(EventStatus.accepted.rawValue)
+                        ELSE \(EventStatus.duplicate.rawValue) END,
+                   i.r, decode(i.b, 'hex')
+            FROM input AS i LEFT JOIN claimed AS c ON c.event_seq = i.seq
+            RETURNING seq, status
+        ),
+        queued AS (
+            -- In ordinality order, so job ids ascend with the events (per-user delivery order).
+            INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
+                             next_attempt_at, dead_reason, dead_message, finished_at)
+            SELECT i.seq, i.m, j.map, j.u, decode(j.p, 'hex'),
+                   CASE WHEN j.dm IS NULL THEN \(JobState.pending.rawValue) ELSE \(JobState.dead.rawValue) END,
+                   $4::bigint, $4::bigint, $4::bigint,
+                   CASE WHEN j.dm IS NOT NULL THEN '\(DeadLetterReason.mappingError.rawValue)' END, j.dm,
+                   CASE WHEN j.dm IS NOT NULL THEN $4::bigint END
+            FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS j(eo, map, u, p, dm, o)
+            JOIN input AS i ON i.o = j.eo
+            JOIN stored AS s ON s.seq = i.seq AND s.status = \(EventStatus.accepted.rawValue)
+            ORDER BY j.o
+            RETURNING state
+        ),
+        counted AS (
+            INSERT INTO counters(name, replica, value)
+            SELECT n, $11::text, v FROM (
+                SELECT 'accepted' AS n, count(*) FILTER (WHERE status = \(EventStatus.accepted.rawValue)) AS v FROM stored
+                UNION ALL SELECT 'rejected', count(*) FILTER (WHERE status = \(EventStatus.rejected.rawValue)) FROM stored
+                UNION ALL SELECT 'duplicate', count(*) FILTER (WHERE status = \(EventStatus.duplicate.rawValue)) FROM stored
+                UNION ALL SELECT 'dead', count(*) FILTER (WHERE state = \(JobState.dead.rawValue)) FROM queued
+            ) AS c
+            WHERE v > 0
+            ORDER BY n
+            ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
+        )
+        SELECT i.seq, s.status FROM input AS i JOIN stored AS s ON s.seq = i.seq ORDER BY i.o
+        """
+
     private func writeGroup(_ connection: PostgresConnection, _ requests: [PendingAppend], now: Int64) throws -> GroupResult {
         let eventCount = requests.reduce(0) { $0 + $1.events.count }
         var result = GroupResult()
@@ -324,114 +393,54 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             result.receipts = requests.map { _ in AppendReceipt(events: []) }
             return result
         }
-        // Ascending within the group; other replicas' groups may interleave (gaps are fine).
-        let sequences = try connection.execute(
-            "SELECT nextval('events_seq') AS seq FROM generate_series(1, $1) ORDER BY seq", ["\(eventCount)"]
-        ).map { $0.int64(0)! }
-
-        // A messageId's first accepted occurrence in the group claims it; the database says
-        // whether an earlier claim (this group's, an earlier one's, another replica's) holds.
-        var claims: [String: EventSequence] = [:]
-        var claimOrder: [String] = []
-        var index = 0
+        var messageIds: [String?] = [], reasons: [String?] = [], bodies: [String?] = []
+        var jobEvents: [Int64?] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
+        var payloads: [String?] = [], mappingErrors: [String?] = []
+        messageIds.reserveCapacity(eventCount)
+        reasons.reserveCapacity(eventCount)
+        bodies.reserveCapacity(eventCount)
+        var ordinal: Int64 = 0
         for request in requests {
             for event in request.events {
-                if event.rejectionReason == nil, let messageId = event.messageId, claims[messageId] == nil {
-                    claims[messageId] = sequences[index]
-                    claimOrder.append(messageId)
+                ordinal += 1
+                messageIds.append(event.messageId)
+                reasons.append(event.rejectionReason)
+                bodies.append(event.bodyHex)
+                for job in event.jobs {
+                    jobEvents.append(ordinal)
+                    mappingIDs.append(job.mappingID)
+                    userIDs.append(job.userID)
+                    payloads.append(job.payloadHex)
+                    mappingErrors.append(job.mappingError)
                 }
-                index += 1
             }
         }
-        var won = Set<String>()
-        if !claimOrder.isEmpty {
-            // Sorted, so that two transactions claiming overlapping messageIds lock them in the
-            // same order and cannot deadlock; a claim older than the window is taken over.
-            let cutoff = now - Int64(configuration.dedupWindow * 1000)
-            let rows = try connection.execute("""
-                INSERT INTO message_ids(message_id, event_seq, accepted_at)
-                SELECT m, s, $3::bigint FROM unnest($1::text[], $2::bigint[]) AS c(m, s) ORDER BY m
-                ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
-                WHERE message_ids.accepted_at < $4::bigint
-                RETURNING message_id
-                """, [PostgresArray.text(claimOrder), PostgresArray.int64(claimOrder.map { claims[$0] }),
-                      "\(now)", "\(cutoff)"])
-            for row in rows { if let id = row.string(0) { won.insert(id) } }
+        let cutoff = now - Int64(configuration.dedupWindow * 1000)
+        let rows = try connection.executePrepared("append_group", Self.groupStatement, [
+            PostgresArray.text(messageIds), PostgresArray.text(reasons), PostgresArray.text(bodies),
+            "\(now)", "\(cutoff)",
+            PostgresArray.int64(jobEvents), PostgresArray.text(mappingIDs), PostgresArray.text(userIDs),
+            PostgresArray.text(payloads), PostgresArray.text(mappingErrors), replicaID,
+        ])
+        guard rows.count == eventCount else {
+            throw StoreError.databaseFailure("the group commit stored \(rows.count) of \(eventCount) events; check the server's log")
         }
-
-        var eventSeqs: [Int64?] = [], eventIds: [String?] = [], statuses: [Int64?] = []
-        var reasons: [String?] = [], bodies: [String?] = []
-        var jobSeqs: [Int64?] = [], jobMessageIds: [String?] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
-        var payloads: [String?] = [], jobStates: [Int64?] = [], deadReasons: [String?] = [], deadMessages: [String?] = []
-        var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
-        index = 0
+        var index = 0
         for request in requests {
             var entries: [AppendReceipt.Entry] = []
             entries.reserveCapacity(request.events.count)
             for event in request.events {
-                let sequence = sequences[index]
-                index += 1
-                let status: EventStatus
-                if event.rejectionReason != nil {
-                    status = .rejected
-                } else if let messageId = event.messageId {
-                    status = claims[messageId] == sequence && won.contains(messageId) ? .accepted : .duplicate
-                } else {
-                    status = .accepted
+                guard let sequence = rows[index].int64(0), let raw = rows[index].int(1), let status = EventStatus(rawValue: raw) else {
+                    throw StoreError.databaseFailure("the group commit returned an unreadable row \(rows[index].values); check the schema version")
                 }
+                index += 1
                 entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
-                eventSeqs.append(sequence)
-                eventIds.append(event.messageId)
-                statuses.append(Int64(status.rawValue))
-                reasons.append(event.rejectionReason)
-                bodies.append(event.bodyHex)
-                switch status {
-                case .rejected: rejected += 1
-                case .duplicate: duplicates += 1
-                case .accepted:
-                    accepted += 1
-                    for job in event.jobs {
-                        jobSeqs.append(sequence)
-                        jobMessageIds.append(event.messageId)
-                        mappingIDs.append(job.mappingID)
-                        userIDs.append(job.userID)
-                        payloads.append(job.payloadHex)
-                        if let message = job.mappingError {
-                            jobStates.append(Int64(JobState.dead.rawValue))
-                            deadReasons.append(DeadLetterReason.mappingError.rawValue)
-                            deadMessages.append(message)
-                            dead += 1
-                        } else {
-                            jobStates.append(Int64(JobState.pending.rawValue))
-                            deadReasons.append(nil)
-                            deadMessages.append(nil)
-                            result.newUnfinishedJobs += 1
-                        }
-                    }
+                if status == .accepted {
+                    result.newUnfinishedJobs += event.jobs.count(where: { $0.mappingError == nil })
                 }
             }
             result.receipts.append(AppendReceipt(events: entries))
         }
-        try connection.execute("""
-            INSERT INTO events(seq, message_id, received_at, status, reason, body)
-            SELECT s, m, $6::bigint, st, r, decode(b, 'hex')
-            FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[]) AS e(s, m, st, r, b)
-            """, [PostgresArray.int64(eventSeqs), PostgresArray.text(eventIds), PostgresArray.int64(statuses),
-                  PostgresArray.text(reasons), PostgresArray.text(bodies), "\(now)"])
-        if !jobSeqs.isEmpty {
-            // WITH ORDINALITY keeps the insertion order, so job ids ascend with the events.
-            try connection.execute("""
-                INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
-                                 next_attempt_at, dead_reason, dead_message, finished_at)
-                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $9::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
-                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[])
-                     WITH ORDINALITY AS j(s, m, map, u, p, st, dr, dm, o)
-                ORDER BY o
-                """, [PostgresArray.int64(jobSeqs), PostgresArray.text(jobMessageIds), PostgresArray.text(mappingIDs),
-                      PostgresArray.text(userIDs), PostgresArray.text(payloads), PostgresArray.int64(jobStates),
-                      PostgresArray.text(deadReasons), PostgresArray.text(deadMessages), "\(now)"])
-        }
-        try addToCounters(connection, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
         return result
     }
 
