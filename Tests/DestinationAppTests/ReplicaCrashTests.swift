@@ -15,7 +15,7 @@ struct ReplicaCrashTests {
     private static let users = 24
     private static let clientThreads = 6
     /// Sequence values per user; every round is one batch per client thread.
-    private static let rounds = 40
+    private static let rounds = 60
 
     @Test func threeReplicasLoseNothingAcknowledgedWhenOneIsKilledUnderLoad() throws {
         let database = try ScratchDatabase.create()
@@ -28,7 +28,7 @@ struct ReplicaCrashTests {
         try simulator.start()
         defer { simulator.shutdown() }
         // Slow enough that every replica has deliveries on the wire when one dies.
-        simulator.addFault(.init(.latencyOnly, latencySeconds: 0.02))
+        simulator.addFault(.init(.latencyOnly, latencySeconds: 0.05))
 
         let scratch = try TemporaryDirectory()
         let config = SegmentFixtures.config(extraSections: #""delivery": { "concurrency": 4, "maxBackoffSeconds": 1 }"#)
@@ -142,6 +142,10 @@ struct ReplicaCrashTests {
             #expect(simulator.profileAttributes(thirdPartyID: user)?["seq"] == .string("\(last)"), "\(user): Adobe's profile does not hold the last sequence \(last)")
             duplicates += Dictionary(grouping: markers, by: { $0 }).filter { $0.value.count > 1 }.keys.map { "\(run)-\(user)-\($0)" }
         }
+        print("""
+            ReplicaCrashTests: \(acknowledged.current.values.reduce(0, +)) events acknowledged, \(leasedByVictim.count) jobs leased \
+            by the killed replica, \(Set(duplicates).count) events delivered twice, \(simulator.receivedUpdates.count) updates
+            """)
         // No duplicate outside the crash window.
         let unexplained = Set(duplicates).subtracting(leasedByVictim)
         #expect(unexplained.isEmpty, "sent twice without having been leased by the killed replica: \(unexplained.sorted())")
