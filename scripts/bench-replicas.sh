@@ -47,7 +47,7 @@ echo "starting a private PostgreSQL 15 on 127.0.0.1:$PG_BENCH_PORT ..."
 line="$(scripts/postgres-test-server.sh start)"
 PG_URL="${line#DATABASE_URL=}"
 PG_SERVER_URL="${PG_URL%/*}"
-psql_admin() { "$PG_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -d "$PG_URL" -c "$1"; }
+psql_admin() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 -d "$PG_URL" -c "$1"; }
 # A fresh database per measurement, so no shape starts with another's rows or dead tuples.
 fresh_database() {
     psql_admin "DROP DATABASE IF EXISTS $1 WITH (FORCE)" >/dev/null
