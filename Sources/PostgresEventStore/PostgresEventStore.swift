@@ -5,9 +5,11 @@ import Logging
 
 /// The PostgreSQL implementation of `EventStore`, for several replicas sharing one queue.
 ///
-/// Appends go through one writer thread per replica that drains every waiting request into one
-/// transaction (group commit), committed with `synchronous_commit = on`: a receipt is answered
-/// only once the server flushed the commit. Deduplication is decided by the database inside
+/// Appends go through a few writer threads per replica (`appendConnections`), each draining
+/// every request waiting when it is free into one statement (group commit), committed with
+/// `synchronous_commit = on`: a receipt is answered only once the server flushed the commit.
+/// While one writer waits for its flush the next executes its group, and the server flushes
+/// both with one WAL write. Deduplication is decided by the database inside
 /// that transaction (a unique key per messageId), so it holds across replicas. Leasing takes a
 /// transaction-scoped advisory lock per user and only hands out a user's jobs when none of
 /// them is leased, so no two replicas ever hold one user's jobs at once (see
@@ -36,8 +38,10 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     private var isPurging = false
     private var lastPurge: Date
 
-    /// Owned by the writer thread after `init`.
-    private let writer: PostgresConnection
+    /// One per writer thread, owned by it after `init`. The first also holds the replica lock
+    /// and alone writes the buffered Adobe call counts (one flush in progress at a time).
+    private let writers: [PostgresConnection]
+    private var writer: PostgresConnection { writers[0] }
     private let writerExited = DispatchSemaphore(value: 0)
 
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
@@ -64,7 +68,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             try PostgresConnection(url: url, applicationName: String(applicationName), setupStatements: setup)
         }
         do {
-            writer = try makeConnection()
+            writers = try (0..<max(1, configuration.appendConnections)).map { _ in try makeConnection() }
         } catch {
             throw .cannotOpen("PostgreSQL at \(redacted) cannot be reached (\(error)); check DATABASE_URL, the server and its pg_hba.conf")
         }
@@ -73,6 +77,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
         let now = Self.milliseconds(configuration.clock())
         do {
+            let writer = writers[0]
             let keys = try writer.execute("""
                 SELECT hashtext('adobe-target-destination.migrate'), hashtext($1),
                        hashtext('adobe-target-destination.user:' || $1),
@@ -106,10 +111,12 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             throw .cannotOpen("the event store in schema \(schema) of \(redacted) cannot be prepared (\(error)); check that the user may create tables there")
         }
 
-        let thread = Thread { self.runWriter() }
-        thread.name = "PostgresEventStore.writer"
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        for index in writers.indices {
+            let thread = Thread { self.runWriter(self.writers[index], flushesAdobeCalls: index == 0) }
+            thread.name = "PostgresEventStore.writer\(index)"
+            thread.qualityOfService = .userInitiated
+            thread.start()
+        }
         logger.info("event store opened", metadata: [
             "database": "\(redactedURL)", "schema": "\(schema)", "replica": "\(configuration.replicaID)",
             "unfinishedJobs": "\(queueDepthEstimate)",
@@ -132,11 +139,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         isClosing = true
         condition.broadcast()
         condition.unlock()
-        writerExited.wait()
+        for _ in writers { writerExited.wait() }
         condition.withLock { while isPurging { condition.wait() } }
         pool.close()
-        // Ends the session and with it the replica lock, so a successor may open at once.
-        writer.finish()
+        // Ends the sessions and with them the replica lock, so a successor may open at once.
+        for connection in writers { connection.finish() }
         logger.info("event store closed", metadata: ["replica": "\(replicaID)"])
     }
 
@@ -213,11 +220,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func runWriter() {
+    private func runWriter(_ connection: PostgresConnection, flushesAdobeCalls: Bool) {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && !isClosing {
-                let timeout = adobeCallBuffer.isEmpty
+                let timeout = adobeCallBuffer.isEmpty || !flushesAdobeCalls
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -231,9 +238,9 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             condition.unlock()
 
             if !group.isEmpty {
-                commit(group)
+                commit(group, on: connection, flushingAdobeCalls: flushesAdobeCalls)
             } else {
-                flushAdobeCalls()
+                if flushesAdobeCalls { flushAdobeCalls() }
                 if closing { break }
             }
             if !closing { startPurgeIfDue() }
@@ -246,7 +253,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         var newUnfinishedJobs = 0
     }
 
-    private func commit(_ requests: [PendingAppend]) {
+    private func commit(_ requests: [PendingAppend], on writer: PostgresConnection, flushingAdobeCalls: Bool) {
         if writer.isBroken {
             do {
                 try writer.reset()
@@ -256,25 +263,35 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 return
             }
         }
-        refreshQueueDepthIfStale()
+        refreshQueueDepthIfStale(writer)
         let maxDepth = configuration.maxQueueDepth
-        var depth = condition.withLock { queueDepthEstimate }
+        // Admitted jobs are counted at once, so that writers committing side by side cannot
+        // together overshoot the limit; the commit corrects for duplicates, a failure undoes it.
         var admitted: [PendingAppend] = []
-        for request in requests {
-            if request.newJobCount > 0 && depth + request.newJobCount > maxDepth {
-                request.completion(.failure(.capacityExceeded(
-                    reason: "the delivery queue holds about \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
-                    retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
-                continue
+        var refusals: [(PendingAppend, Int)] = []
+        let reserved = condition.withLock { () -> Int in
+            var reserved = 0
+            for request in requests {
+                if request.newJobCount > 0 && queueDepthEstimate + request.newJobCount > maxDepth {
+                    refusals.append((request, queueDepthEstimate))
+                    continue
+                }
+                queueDepthEstimate += request.newJobCount
+                reserved += request.newJobCount
+                admitted.append(request)
             }
-            depth += request.newJobCount
-            admitted.append(request)
+            return reserved
+        }
+        for (request, depth) in refusals {
+            request.completion(.failure(.capacityExceeded(
+                reason: "the delivery queue holds about \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
+                retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
         }
         guard !admitted.isEmpty else { return }
         let now = Self.milliseconds(configuration.clock())
         do {
             let result: GroupResult
-            if condition.withLock({ adobeCallBuffer.isEmpty }) {
+            if !flushingAdobeCalls || condition.withLock({ adobeCallBuffer.isEmpty }) {
                 // The usual case: the group's one statement is its own transaction.
                 result = try writer.retryingTransientFailures { connection in try writeGroup(connection, admitted, now: now) }
             } else {
@@ -286,7 +303,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             }
             finishAdobeCallFlush(committed: true)
             condition.withLock {
-                queueDepthEstimate += result.newUnfinishedJobs
+                queueDepthEstimate += result.newUnfinishedJobs - reserved
                 committedGroups += 1
                 lastCommitFailure = nil
             }
@@ -297,7 +314,10 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
                 "requests": "\(admitted.count)", "error": "\(failure)",
             ])
-            condition.withLock { lastCommitFailure = failure }
+            condition.withLock {
+                queueDepthEstimate -= reserved
+                lastCommitFailure = failure
+            }
             fail(admitted, with: failure)
         }
     }
@@ -306,7 +326,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         for request in requests { request.completion(.failure(failure)) }
     }
 
-    private func refreshQueueDepthIfStale() {
+    private func refreshQueueDepthIfStale(_ writer: PostgresConnection) {
         let interval = UInt64(max(0, configuration.queueDepthRefreshInterval) * 1e9)
         let stale = condition.withLock { DispatchTime.now().uptimeNanoseconds >= queueDepthCountedAt.uptimeNanoseconds + interval }
         guard stale else { return }
@@ -475,7 +495,8 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
         condition.lock()
-        if adobeCallBuffer.add(count, minute: minute) { condition.signal() }
+        // Every writer may be waiting; only the first flushes.
+        if adobeCallBuffer.add(count, minute: minute) { condition.broadcast() }
         condition.unlock()
     }
 

@@ -12,8 +12,12 @@ struct PostgresStoreBenchmark {
         let url = try TestDatabase.requireURL()
         let schema = try TemporaryDirectory()
         let options = StoreOptions()
-        let store = try PostgresEventStore(url: url, configuration: TestDatabase.configuration(
-            schema: schema.path, replicaID: "bench", options: options))
+        var configuration = TestDatabase.configuration(schema: schema.path, replicaID: "bench", options: options)
+        // POSTGRES_STORE_BENCH_WRITERS=1 compares with a single writer.
+        if let writers = ProcessInfo.processInfo.environment["POSTGRES_STORE_BENCH_WRITERS"].flatMap(Int.init) {
+            configuration.appendConnections = writers
+        }
+        let store = try PostgresEventStore(url: url, configuration: configuration)
         defer { store.close() }
         let requests = 4_000, eventsPerRequest = 10, concurrency = 64
         let latencies = LatencyCollector()
@@ -39,7 +43,7 @@ struct PostgresStoreBenchmark {
         #expect(try store.stats().acceptedEvents == events)
         let sorted = latencies.values.sorted()
         print("""
-            append: \(events) events in \(requests) requests, \(concurrency) concurrent: \(Int(Double(events) / seconds)) events/s, \
+            append: \(events) events in \(requests) requests, \(concurrency) concurrent, \(configuration.appendConnections) writer(s): \(Int(Double(events) / seconds)) events/s, \
             \(store.groupCommitCount) group commits, p50 \(sorted[sorted.count / 2]) ms, p99 \(sorted[sorted.count * 99 / 100]) ms
             """)
 
