@@ -109,15 +109,24 @@ final class PostgresConnection {
 
     /// Runs `sql` as the named prepared statement, preparing it on first use in this session:
     /// a statement run for every group commit is then parsed and planned once, not each time.
+    /// Binary parameters spare both sides the text escaping and parsing of large arrays.
     @discardableResult
-    func executePrepared(_ name: String, _ sql: String, _ parameters: [String?]) throws(PostgresError) -> [PostgresRow] {
+    func executePrepared(_ name: String, _ sql: String, _ parameters: [PostgresParameter]) throws(PostgresError) -> [PostgresRow] {
         guard !isFinished else { throw PostgresError(sqlState: nil, message: "the connection was closed") }
         if !preparedStatements.contains(name) {
             _ = try rows(of: PQprepare(handle, name, sql, Int32(parameters.count), nil))
             preparedStatements.insert(name)
         }
-        let result = parameters.withOptionalCStringArray { pointers in
-            PQexecPrepared(handle, name, Int32(parameters.count), pointers, nil, nil, 0)
+        let buffers: [[UInt8]?] = parameters.map { parameter in
+            switch parameter {
+            case .text(let text): return text.map { Array($0.utf8) + [0] }
+            case .binary(let bytes): return bytes
+            }
+        }
+        let lengths = buffers.map { Int32($0?.count ?? 0) }
+        let formats: [Int32] = parameters.map { if case .binary = $0 { 1 } else { 0 } }
+        let result = buffers.withPointers { pointers in
+            PQexecPrepared(handle, name, Int32(parameters.count), pointers, lengths, formats, 0)
         }
         return try rows(of: result)
     }
@@ -274,6 +283,78 @@ final class PostgresConnectionPool: @unchecked Sendable {
     }
 }
 
+/// A statement parameter: text (NUL-terminated on the wire, `nil` for SQL NULL) or PostgreSQL's
+/// binary format for its type.
+enum PostgresParameter {
+    case text(String?)
+    case binary([UInt8])
+}
+
+/// One-dimensional arrays in PostgreSQL's binary format (`array_recv`): a header naming the
+/// element type, then each element as a length (-1 for NULL) and its bytes, big-endian.
+enum PostgresBinaryArray {
+    static let textOID: UInt32 = 25
+    static let byteaOID: UInt32 = 17
+    static let int8OID: UInt32 = 20
+
+    static func text(_ values: [String?]) -> PostgresParameter {
+        array(values.map { $0.map { Array($0.utf8) } }, elementType: textOID)
+    }
+
+    static func bytea(_ values: [[UInt8]?]) -> PostgresParameter {
+        array(values, elementType: byteaOID)
+    }
+
+    static func int64(_ values: [Int64]) -> PostgresParameter {
+        var output = header(count: values.count, hasNull: false, elementType: int8OID)
+        output.reserveCapacity(output.count + values.count * 12)
+        for value in values {
+            append(Int32(8), to: &output)
+            append(UInt64(bitPattern: value), to: &output)
+        }
+        return .binary(output)
+    }
+
+    private static func array(_ values: [[UInt8]?], elementType: UInt32) -> PostgresParameter {
+        var output = header(count: values.count, hasNull: values.contains { $0 == nil }, elementType: elementType)
+        output.reserveCapacity(output.count + values.reduce(0) { $0 + 4 + ($1?.count ?? 0) })
+        for value in values {
+            guard let value else {
+                append(Int32(-1), to: &output)
+                continue
+            }
+            append(Int32(value.count), to: &output)
+            output.append(contentsOf: value)
+        }
+        return .binary(output)
+    }
+
+    private static func header(count: Int, hasNull: Bool, elementType: UInt32) -> [UInt8] {
+        var output: [UInt8] = []
+        // An empty array has no dimensions.
+        append(Int32(count == 0 ? 0 : 1), to: &output)
+        append(Int32(hasNull ? 1 : 0), to: &output)
+        append(elementType, to: &output)
+        if count > 0 {
+            append(Int32(count), to: &output)
+            append(Int32(1), to: &output)  // lower bound
+        }
+        return output
+    }
+
+    private static func append(_ value: Int32, to output: inout [UInt8]) {
+        append(UInt32(bitPattern: value), to: &output)
+    }
+
+    private static func append(_ value: UInt32, to output: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { output.append(contentsOf: $0) }
+    }
+
+    private static func append(_ value: UInt64, to output: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { output.append(contentsOf: $0) }
+    }
+}
+
 /// Hex encoding for `bytea` values passed as text.
 enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
@@ -349,6 +430,23 @@ extension Array where Element == String {
         let duplicates = map { strdup($0) }
         defer { duplicates.forEach { free($0) } }
         let pointers = duplicates.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+extension Array where Element == [UInt8]? {
+    /// Pointers to each buffer (NULL for `nil`), valid during `body`.
+    fileprivate func withPointers<R>(_ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies: [UnsafeMutablePointer<CChar>?] = map { buffer in
+            guard let buffer else { return nil }
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: Swift.max(buffer.count, 1))
+            buffer.withUnsafeBytes { bytes in
+                if let base = bytes.baseAddress { copy.update(from: base.assumingMemoryBound(to: CChar.self), count: buffer.count) }
+            }
+            return copy
+        }
+        defer { copies.forEach { $0?.deallocate() } }
+        let pointers = copies.map { UnsafePointer($0) }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }

@@ -151,7 +151,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
     struct PreparedEvent {
         var messageId: String?
-        var bodyHex: String
+        var body: [UInt8]
         var rejectionReason: String?
         var jobs: [PreparedJob]
     }
@@ -159,8 +159,8 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     struct PreparedJob {
         var mappingID: String
         var userID: String?
-        /// Hex of the compact JSON payload, or `nil` for a mapping error.
-        var payloadHex: String?
+        /// The compact JSON payload, or `nil` for a mapping error.
+        var payload: [UInt8]?
         var mappingError: String?
     }
 
@@ -184,7 +184,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             switch event.disposition {
             case .rejected(let reason):
                 check(reason, "a rejection reason")
-                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: reason, jobs: [])
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: reason, jobs: [])
             case .accepted(let specs):
                 let jobs = specs.map { spec -> PreparedJob in
                     switch spec {
@@ -193,15 +193,15 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                         check(mappingID, "a mapping id")
                         check(userID, "a user id")
                         return PreparedJob(mappingID: mappingID, userID: userID,
-                                           payloadHex: Hex.encode(JSONSerializer.serialize(payload)), mappingError: nil)
+                                           payload: JSONSerializer.serialize(payload), mappingError: nil)
                     case .mappingError(let mappingID, let userID, let message):
                         check(mappingID, "a mapping id")
                         check(userID, "a user id")
                         check(message, "a mapping error message")
-                        return PreparedJob(mappingID: mappingID, userID: userID, payloadHex: nil, mappingError: message)
+                        return PreparedJob(mappingID: mappingID, userID: userID, payload: nil, mappingError: message)
                     }
                 }
-                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: nil, jobs: jobs)
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: nil, jobs: jobs)
             }
         }
         if let unstorableText {
@@ -355,7 +355,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             -- Ascending within the group (the scan is in ordinality order); other replicas'
             -- groups may interleave, leaving gaps.
             SELECT nextval('events_seq') AS seq, e.o, e.m, e.r, e.b
-            FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS e(m, r, b, o)
+            FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(m, r, b, o)
         ),
         claimed AS (
             INSERT INTO message_ids(message_id, event_seq, accepted_at)
@@ -372,7 +372,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                    CASE WHEN i.r IS NOT NULL THEN \(EventStatus.rejected.rawValue)
                         WHEN i.m IS NULL OR c.event_seq IS NOT NULL THEN \(EventStatus.accepted.rawValue)
                         ELSE \(EventStatus.duplicate.rawValue) END,
-                   i.r, decode(i.b, 'hex')
+                   i.r, i.b
             FROM input AS i LEFT JOIN claimed AS c ON c.event_seq = i.seq
             RETURNING seq, status
         ),
@@ -380,12 +380,12 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             -- In ordinality order, so job ids ascend with the events (per-user delivery order).
             INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
                              next_attempt_at, dead_reason, dead_message, finished_at)
-            SELECT i.seq, i.m, j.map, j.u, decode(j.p, 'hex'),
+            SELECT i.seq, i.m, j.map, j.u, j.p,
                    CASE WHEN j.dm IS NULL THEN \(JobState.pending.rawValue) ELSE \(JobState.dead.rawValue) END,
                    $4::bigint, $4::bigint, $4::bigint,
                    CASE WHEN j.dm IS NOT NULL THEN '\(DeadLetterReason.mappingError.rawValue)' END, j.dm,
                    CASE WHEN j.dm IS NOT NULL THEN $4::bigint END
-            FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS j(eo, map, u, p, dm, o)
+            FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[], $10::text[]) WITH ORDINALITY AS j(eo, map, u, p, dm, o)
             JOIN input AS i ON i.o = j.eo
             JOIN stored AS s ON s.seq = i.seq AND s.status = \(EventStatus.accepted.rawValue)
             ORDER BY j.o
@@ -413,9 +413,9 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             result.receipts = requests.map { _ in AppendReceipt(events: []) }
             return result
         }
-        var messageIds: [String?] = [], reasons: [String?] = [], bodies: [String?] = []
-        var jobEvents: [Int64?] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
-        var payloads: [String?] = [], mappingErrors: [String?] = []
+        var messageIds: [String?] = [], reasons: [String?] = [], bodies: [[UInt8]?] = []
+        var jobEvents: [Int64] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
+        var payloads: [[UInt8]?] = [], mappingErrors: [String?] = []
         messageIds.reserveCapacity(eventCount)
         reasons.reserveCapacity(eventCount)
         bodies.reserveCapacity(eventCount)
@@ -425,22 +425,22 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 ordinal += 1
                 messageIds.append(event.messageId)
                 reasons.append(event.rejectionReason)
-                bodies.append(event.bodyHex)
+                bodies.append(event.body)
                 for job in event.jobs {
                     jobEvents.append(ordinal)
                     mappingIDs.append(job.mappingID)
                     userIDs.append(job.userID)
-                    payloads.append(job.payloadHex)
+                    payloads.append(job.payload)
                     mappingErrors.append(job.mappingError)
                 }
             }
         }
         let cutoff = now - Int64(configuration.dedupWindow * 1000)
         let rows = try connection.executePrepared("append_group", Self.groupStatement, [
-            PostgresArray.text(messageIds), PostgresArray.text(reasons), PostgresArray.text(bodies),
-            "\(now)", "\(cutoff)",
-            PostgresArray.int64(jobEvents), PostgresArray.text(mappingIDs), PostgresArray.text(userIDs),
-            PostgresArray.text(payloads), PostgresArray.text(mappingErrors), replicaID,
+            PostgresBinaryArray.text(messageIds), PostgresBinaryArray.text(reasons), PostgresBinaryArray.bytea(bodies),
+            .text("\(now)"), .text("\(cutoff)"),
+            PostgresBinaryArray.int64(jobEvents), PostgresBinaryArray.text(mappingIDs), PostgresBinaryArray.text(userIDs),
+            PostgresBinaryArray.bytea(payloads), PostgresBinaryArray.text(mappingErrors), .text(replicaID),
         ])
         guard rows.count == eventCount else {
             throw StoreError.databaseFailure("the group commit stored \(rows.count) of \(eventCount) events; check the server's log")
