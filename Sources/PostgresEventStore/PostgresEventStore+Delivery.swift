@@ -363,6 +363,8 @@ extension PostgresEventStore {
         }
     }
 
+    /// Inspection only: it scans the jobs table, as no index on `event_seq` slows every append
+    /// for it (schema version 2).
     public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
         let rows = try withConnection("reading the jobs of event \(sequence)") { connection in
             try connection.execute("SELECT \(Self.jobColumns) FROM jobs j WHERE j.event_seq = $1 ORDER BY j.id", ["\(sequence)"])
@@ -382,28 +384,47 @@ extension PostgresEventStore {
         let cutoff = nowMs - Int64(max(configuration.retention, configuration.dedupWindow) * 1000)
         let dedupCutoff = nowMs - Int64(configuration.dedupWindow * 1000)
         var summary = PurgeSummary(jobs: 0, events: 0)
+        // No index on times: ids and sequences grow with time, so the expired rows are at the
+        // low end of the primary keys. A job finishes after it is created, so every finished
+        // job to purge lies below the first job created within retention; the walk to find
+        // that job passes only rows purged now or kept for being unfinished or recent.
+        let jobBoundary = try withConnection("finding the oldest job within retention") { connection in
+            try connection.execute("""
+                SELECT coalesce((SELECT id FROM jobs WHERE created_at >= $1 ORDER BY id LIMIT 1),
+                                (SELECT max(id) + 1 FROM jobs), 0)
+                """, ["\(cutoff)"]).first?.int64(0) ?? 0
+        }
         while true {
             let deleted = try transaction("purging finished jobs") { connection in
                 try connection.execute("""
                     DELETE FROM jobs WHERE id IN (
-                        SELECT id FROM jobs WHERE state >= 2 AND finished_at < $1 LIMIT \(Self.purgeChunk)
+                        SELECT id FROM jobs WHERE id < $2 AND state >= 2 AND finished_at < $1 ORDER BY id LIMIT \(Self.purgeChunk)
                     ) RETURNING NULL
-                    """, ["\(cutoff)"]).count
+                    """, ["\(cutoff)", "\(jobBoundary)"]).count
             }
             summary.jobs += deleted
             if deleted < Self.purgeChunk { break }
         }
-        // Events older than the cutoff and before every remaining job's event: an unfinished
-        // job keeps its event and everything received after it.
+        // Events before the first one received within retention and before every remaining
+        // job's event: an unfinished job keeps its event and everything received after it.
+        // Jobs above the boundary were created with their events, within retention, so their
+        // events lie above the first event received within retention: only the jobs kept below
+        // the boundary need reading.
+        let eventBoundary = try withConnection("finding the oldest event to keep") { connection in
+            try connection.execute("""
+                SELECT least(
+                    coalesce((SELECT seq FROM events WHERE received_at >= $1 ORDER BY seq LIMIT 1),
+                             (SELECT max(seq) + 1 FROM events), 0),
+                    (SELECT min(event_seq) FROM jobs WHERE id < $2))
+                """, ["\(cutoff)", "\(jobBoundary)"]).first?.int64(0) ?? 0
+        }
         while true {
             let deleted = try transaction("purging old events") { connection in
                 try connection.execute("""
                     DELETE FROM events WHERE seq IN (
-                        SELECT seq FROM events
-                        WHERE received_at < $1 AND seq < coalesce((SELECT min(event_seq) FROM jobs), 9223372036854775807)
-                        LIMIT \(Self.purgeChunk)
+                        SELECT seq FROM events WHERE seq < $1 ORDER BY seq LIMIT \(Self.purgeChunk)
                     ) RETURNING NULL
-                    """, ["\(cutoff)"]).count
+                    """, ["\(eventBoundary)"]).count
             }
             summary.events += deleted
             if deleted < Self.purgeChunk { break }

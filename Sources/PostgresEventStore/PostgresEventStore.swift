@@ -354,7 +354,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         WITH input AS (
             -- Ascending within the group (the scan is in ordinality order); other replicas'
             -- groups may interleave, leaving gaps.
-            SELECT nextval('events_seq') AS seq, e.o, e.m, e.r, e.b
+            SELECT nextval('events_seq') AS seq, e.o, e.m COLLATE "C" AS m, e.r, e.b
             FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(m, r, b, o)
         ),
         claimed AS (
