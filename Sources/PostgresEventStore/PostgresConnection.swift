@@ -131,6 +131,89 @@ final class PostgresConnection {
         return try rows(of: result)
     }
 
+    /// Sends `statements` together (libpq's pipeline mode) and returns each one's rows: one
+    /// round trip however many there are, and named ones prepared once per session, so a
+    /// short transaction costs neither several round trips nor planning every time. After a
+    /// failure the server skips the rest; a transaction block the statements opened is rolled
+    /// back.
+    @discardableResult
+    func pipeline(_ statements: [PostgresStatement]) throws(PostgresError) -> [[PostgresRow]] {
+        guard !isFinished else { throw PostgresError(sqlState: nil, message: "the connection was closed") }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(sqlState: nil, message: "libpq cannot enter pipeline mode (\(Self.errorMessage(handle)))")
+        }
+        // What each result read below answers: a statement's rows, or the preparation of a name.
+        enum Expected { case rows, preparation(String) }
+        var expected: [Expected] = []
+        var sendFailure: PostgresError?
+        var preparing = Set<String>()
+        for statement in statements {
+            if let name = statement.name, !preparedStatements.contains(name), preparing.insert(name).inserted {
+                guard PQsendPrepare(handle, name, statement.sql, Int32(statement.parameters.count), nil) == 1 else {
+                    sendFailure = PostgresError(sqlState: nil, message: Self.errorMessage(handle))
+                    break
+                }
+                expected.append(.preparation(name))
+            }
+            let buffers = statement.parameters.map(\.buffer)
+            let lengths = buffers.map { Int32($0?.count ?? 0) }
+            let formats = statement.parameters.map(\.format)
+            let sent = buffers.withPointers { pointers in
+                if let name = statement.name {
+                    PQsendQueryPrepared(handle, name, Int32(buffers.count), pointers, lengths, formats, 0)
+                } else {
+                    PQsendQueryParams(handle, statement.sql, Int32(buffers.count), nil, pointers, lengths, formats, 0)
+                }
+            }
+            guard sent == 1 else {
+                sendFailure = PostgresError(sqlState: nil, message: Self.errorMessage(handle))
+                break
+            }
+            expected.append(.rows)
+        }
+        if sendFailure == nil && PQpipelineSync(handle) != 1 {
+            sendFailure = PostgresError(sqlState: nil, message: Self.errorMessage(handle))
+        }
+        if let sendFailure {
+            // Part of the pipeline may be queued: only a new session is in a known state.
+            _ = PQexitPipelineMode(handle)
+            try? reset()
+            throw sendFailure
+        }
+        var results: [[PostgresRow]] = []
+        var failure: PostgresError?
+        for item in expected {
+            // Each statement's result is followed by a NULL.
+            while let result = PQgetResult(handle) {
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    continue
+                }
+                do {
+                    let rows = try rows(of: result)
+                    switch item {
+                    case .rows: results.append(rows)
+                    case .preparation(let name): preparedStatements.insert(name)
+                    }
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+        }
+        // The synchronisation point, then out of pipeline mode.
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_PIPELINE_SYNC { break }
+        }
+        _ = PQexitPipelineMode(handle)
+        if let failure {
+            if isInTransaction { _ = try? execute("ROLLBACK") }
+            throw failure
+        }
+        return results
+    }
+
     private func rows(of result: OpaquePointer?) throws(PostgresError) -> [PostgresRow] {
         guard let result else {
             throw PostgresError(sqlState: nil, message: Self.errorMessage(handle))
@@ -285,9 +368,30 @@ final class PostgresConnectionPool: @unchecked Sendable {
 
 /// A statement parameter: text (NUL-terminated on the wire, `nil` for SQL NULL) or PostgreSQL's
 /// binary format for its type.
-enum PostgresParameter {
+enum PostgresParameter: ExpressibleByStringLiteral {
     case text(String?)
     case binary([UInt8])
+
+    init(stringLiteral value: String) { self = .text(value) }
+
+    var buffer: [UInt8]? {
+        switch self {
+        case .text(let text): text.map { Array($0.utf8) + [0] }
+        case .binary(let bytes): bytes
+        }
+    }
+
+    var format: Int32 { if case .binary = self { 1 } else { 0 } }
+}
+
+/// One statement of a `pipeline`: prepared once per session under `name`, or, without one,
+/// parsed every time (for short ones such as BEGIN).
+struct PostgresStatement {
+    var name: String?
+    var sql: String
+    var parameters: [PostgresParameter] = []
+
+    static func unnamed(_ sql: String) -> PostgresStatement { PostgresStatement(name: nil, sql: sql) }
 }
 
 /// One-dimensional arrays in PostgreSQL's binary format (`array_recv`): a header naming the
