@@ -214,8 +214,11 @@ extension PostgresEventStore {
         let counting = counter.map { name in
             """
             , counted AS (
-                INSERT INTO counters(name, replica, value) SELECT '\(name)', $\(parameters.count)::text, count(*) FROM changed
-                HAVING count(*) > 0
+                -- Every changed job was unfinished: it leaves the queue depth too.
+                INSERT INTO counters(name, replica, value)
+                SELECT n, $\(parameters.count)::text, c FROM (SELECT count(*) AS c FROM changed) AS t,
+                    (VALUES ('\(name)'), ('dequeued')) AS v(n)
+                WHERE c > 0 ORDER BY n
                 ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
             )
             """
@@ -321,6 +324,7 @@ extension PostgresEventStore {
                     lease_owner = NULL, first_profile_not_found_at = NULL, dead_reason = NULL, dead_message = NULL, finished_at = NULL
                 WHERE \(selection) AND payload IS NOT NULL RETURNING NULL
                 """, parameters).count
+            try addToCounters(connection, ["enqueued": Int64(replayed)])
             return ReplaySummary(replayed: replayed, skippedWithoutPayload: skipped)
         }
         adjustQueueDepth(by: summary.replayed)
@@ -340,7 +344,7 @@ extension PostgresEventStore {
         let now = Self.milliseconds(configuration.clock())
         let row = try withConnection("reading statistics") { connection in
             try connection.execute("""
-                SELECT (SELECT count(*) FROM jobs WHERE state < 2),
+                SELECT (\(PostgresSchema.queueDepthQuery)),
                        (SELECT count(*) FROM jobs WHERE state = 1),
                        (SELECT min(created_at) FROM jobs WHERE state < 2),
                        (SELECT count(*) FROM jobs WHERE state = 3),

@@ -110,7 +110,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 UPDATE jobs SET state = 0, next_attempt_at = least(next_attempt_at, $1), lease_expires_at = NULL, lease_owner = NULL
                 WHERE state = 1 AND lease_owner = $2
                 """, ["\(now)", configuration.replicaID])
-            queueDepthEstimate = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            queueDepthEstimate = try writer.count(PostgresSchema.queueDepthQuery)
             queueDepthCountedAt = .now()
         } catch let error as StoreError {
             throw error
@@ -338,7 +338,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         let stale = condition.withLock { DispatchTime.now().uptimeNanoseconds >= queueDepthCountedAt.uptimeNanoseconds + interval }
         guard stale else { return }
         do {
-            let counted = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            let counted = try writer.count(PostgresSchema.queueDepthQuery)
             condition.withLock {
                 queueDepthEstimate = counted
                 queueDepthCountedAt = .now()
@@ -405,6 +405,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 UNION ALL SELECT 'rejected', count(*) FILTER (WHERE status = \(EventStatus.rejected.rawValue)) FROM stored
                 UNION ALL SELECT 'duplicate', count(*) FILTER (WHERE status = \(EventStatus.duplicate.rawValue)) FROM stored
                 UNION ALL SELECT 'dead', count(*) FILTER (WHERE state = \(JobState.dead.rawValue)) FROM queued
+                UNION ALL SELECT 'enqueued', count(*) FILTER (WHERE state = \(JobState.pending.rawValue)) FROM queued
             ) AS c
             WHERE v > 0
             ORDER BY n

@@ -48,10 +48,17 @@ struct SchemaUpgradeTests {
             """, [schema.path]).map { "\($0.string(0) ?? "")=\($0.string(1) ?? "default")" }
         #expect(collations == ["jobs.user_id=C", "message_ids.message_id=C"])
 
-        // The claim made before the upgrade still decides, and the old job is still queued.
+        // The claim made before the upgrade still decides, and the old job is still queued
+        // and counted in the queue depth, which counters keep from the upgrade on.
+        #expect(try store.stats().queueDepth == 1)
         #expect(try store.appendAndWait([identify("old", user: "user-old")]).events[0].status == .duplicate)
+        #expect(try store.appendAndWait([identify("new", user: "user-new")]).events[0].status == .accepted)
+        #expect(try store.stats().queueDepth == 2)
         let leased = try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)
-        #expect(describe(leased) == ["user-old": ["old"]])
-        #expect(leased.first?.jobs.first?.payload == ["plan": "pro"])
+        #expect(describe(leased) == ["user-old": ["old"], "user-new": ["new"]])
+        #expect(leased.first { $0.userID == "user-old" }?.jobs.first?.payload == ["plan": "pro"])
+        #expect(try store.stats().queueDepth == 2, "in flight is still unfinished")
+        try store.recordOutcome(leased.flatMap { $0.jobs.map(\.id) }, .delivered(at: options.clock.now))
+        #expect(try store.stats().queueDepth == 0)
     }
 }
