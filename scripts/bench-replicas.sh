@@ -9,7 +9,8 @@
 #     until every replica reports nothing pending or in flight.
 #
 # The PostgreSQL server is private to the run (PG_BENCH_PORT, data under /tmp, removed at exit),
-# with fsync and synchronous_commit on: an acknowledged event is on disk in every shape.
+# with fsync and synchronous_commit on: an acknowledged event is on disk in every shape. Its
+# other settings are those the README recommends (see scripts/postgres-test-server.sh).
 #
 #   DURATION=10 CONNECTIONS=32 DRAIN_EVENTS=20000 scripts/bench-replicas.sh
 set -euo pipefail
