@@ -7,7 +7,7 @@ import PackageDescription
 //   DestinationApp → SegmentIngest, DeliveryQueue, AdobeTargetSimulator, HTTPServer, MappingKit, …
 //   SegmentIngest  → EventStore, MappingKit, HTTPServer, JSONKit, COpenSSL, CZlib
 //   DeliveryQueue  → EventStore, AdobeTarget, JSONKit
-//   AdobeTarget    → JSONKit
+//   AdobeTarget    → JSONKit, COpenSSL (its own HTTP/1.1 + TLS client)
 //   AdobeTargetSimulator → HTTPServer, JSONKit
 //   EventStore     → JSONKit, GRDB
 //   PostgresEventStore → EventStore, JSONKit, CLibPQ
@@ -32,7 +32,7 @@ let package = Package(
         // System libraries named by the design card.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
         .target(name: "AdobeTarget", dependencies: [
-            "JSONKit",
+            "JSONKit", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "AdobeTargetSimulator", dependencies: [

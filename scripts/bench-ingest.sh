@@ -16,7 +16,8 @@ PIDS=()
 source scripts/bench/common.sh
 trap stop_all EXIT INT TERM
 
-BIN="$(swift build -c release --show-bin-path)"
+# BIN: a directory holding another build of the executable, to compare two builds.
+BIN="${BIN:-$(swift build -c release --show-bin-path)}"
 [[ -x "$BIN/adobe-target-destination" ]] || swift build -c release --product adobe-target-destination >/dev/null
 
 # The event template: compact identify.json with placeholders for messageId and userId.

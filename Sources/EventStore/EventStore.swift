@@ -23,7 +23,9 @@ public protocol EventStore: AnyObject, Sendable {
     /// Due jobs, leased until `now + leaseSeconds`, grouped per user.
     ///
     /// A user's job is only handed out when no earlier unfinished job of that user exists;
-    /// each group is the consecutive run of that user's due jobs in acceptance order, so the
+    /// each group is, in acceptance order, the user's first unfinished job (which must be
+    /// due) and the consecutive run after it of jobs that are due or have never been tried
+    /// (new jobs wait out the store's first-attempt delay: the group takes them along), so the
     /// caller may coalesce them into one update (later values win). `limit` bounds the number
     /// of jobs returned. A lease that is not followed by `recordOutcome` before it expires
     /// (the process crashed) makes the jobs due again.

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -38,30 +39,59 @@ struct RawStatement {
         }
     }
 
-    func bind(_ index: Int32, _ value: [UInt8]?) {
-        guard let value else {
+    /// SQLITE_STATIC: SQLite reads the bytes in place, until the statement is bound again or
+    /// its bindings are cleared; the caller keeps them alive and unchanged until then.
+    private static let staticBytes: sqlite3_destructor_type? = nil
+
+    /// An empty text must be bound through a non-null pointer, or SQLite stores NULL.
+    private static let emptyText: StaticString = ""
+
+    /// Binds the UTF-8 text at `span` of `bytes` without copying it (see `staticBytes`).
+    func bindText(_ index: Int32, _ bytes: UnsafeRawBufferPointer, _ span: SQLiteEventStore.ByteSpan?) {
+        guard let span else {
             sqlite3_bind_null(handle, index)
             return
         }
-        if value.isEmpty {
+        guard span.count > 0, let base = bytes.baseAddress else {
+            let empty = UnsafeRawPointer(Self.emptyText.utf8Start).assumingMemoryBound(to: CChar.self)
+            sqlite3_bind_text(handle, index, empty, 0, RawStatement.staticBytes)
+            return
+        }
+        sqlite3_bind_text(handle, index, (base + span.offset).assumingMemoryBound(to: CChar.self),
+                          Int32(span.count), RawStatement.staticBytes)
+    }
+
+    /// Binds the blob at `span` of `bytes` without copying it (see `staticBytes`).
+    func bindBlob(_ index: Int32, _ bytes: UnsafeRawBufferPointer, _ span: SQLiteEventStore.ByteSpan?) {
+        guard let span else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        guard span.count > 0, let base = bytes.baseAddress else {
             sqlite3_bind_zeroblob(handle, index, 0)
             return
         }
-        value.withUnsafeBytes { bytes in
-            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), RawStatement.transient)
-        }
+        sqlite3_bind_blob(handle, index, base + span.offset, Int32(span.count), RawStatement.staticBytes)
     }
 
-    /// Runs a query and returns the first column of its first row as text, if any.
-    func firstText() throws -> String? {
+    /// Forgets every binding, so that none points into memory about to be freed.
+    func clearBindings() {
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Runs a query and says whether the first column of its first row is the UTF-8 text at
+    /// `offset` of `bytes` (false without a row).
+    func firstTextEquals(_ bytes: UnsafeRawBufferPointer, _ offset: Int, _ count: Int) throws -> Bool {
         let code = sqlite3_step(handle)
         defer { sqlite3_reset(handle) }
         switch code {
         case SQLITE_ROW:
-            guard let text = sqlite3_column_text(handle, 0) else { return nil }
-            return String(cString: text)
+            guard let text = sqlite3_column_text(handle, 0) else { return false }
+            guard Int(sqlite3_column_bytes(handle, 0)) == count else { return false }
+            guard count > 0, let base = bytes.baseAddress else { return true }
+            return memcmp(text, base + offset, count) == 0
         case SQLITE_DONE:
-            return nil
+            return false
         default:
             throw DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)),
                                 message: String(cString: sqlite3_errmsg(connection)))

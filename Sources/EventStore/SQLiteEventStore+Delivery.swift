@@ -100,9 +100,12 @@ extension SQLiteEventStore {
         var lastAnswer: AdobeAnswer?
     }
 
-    /// The user's earliest unfinished jobs that are due, stopping at the first that is not:
-    /// empty when the user's head job is in flight or scheduled later. Also counts the jobs
-    /// that were pending (the others are expired leases, already counted as in flight).
+    /// The user's earliest unfinished jobs when the first is due: empty when it is in flight
+    /// or scheduled later. The run goes on over due jobs and over pending jobs never tried,
+    /// due or not (still waiting out `firstAttemptDelaySeconds`: sending them with the first
+    /// is what coalescing is for); it stops at a job scheduled later after a failed attempt.
+    /// Also counts the jobs that were pending (the others are expired leases, already counted
+    /// as in flight).
     private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([DueJob], Int) {
         let statement = try db.cachedStatement(sql: """
             SELECT id, eventSeq, messageId, mappingID, payload, attempts, createdAt, enqueuedAt, nextAttemptAt,
@@ -114,8 +117,11 @@ extension SQLiteEventStore {
         var pendingCount = 0
         while let row = try rows.next() {
             let nextAttemptAt: Int64 = row["nextAttemptAt"]
-            guard nextAttemptAt <= now else { break }
-            if (row["state"] as Int) == JobState.pending.rawValue { pendingCount += 1 }
+            let isPending = (row["state"] as Int) == JobState.pending.rawValue
+            if nextAttemptAt > now {
+                guard !run.isEmpty, isPending, (row["attempts"] as Int) == 0 else { break }
+            }
+            if isPending { pendingCount += 1 }
             run.append(DueJob(
                 id: row["id"], eventSequence: row["eventSeq"], messageId: row["messageId"], mappingID: row["mappingID"],
                 payload: (row["payload"] as Data?).map { Array($0) } ?? [], attempts: row["attempts"],

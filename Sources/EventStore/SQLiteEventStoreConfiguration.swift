@@ -37,6 +37,10 @@ public struct SQLiteEventStoreConfiguration: Sendable {
     /// The WAL file is cut back to this size after it starts over; keeping about
     /// `walCheckpointPages` of it spares the file system from reallocating it every time.
     public var walSizeLimitBytes: Int = 320 * 1024 * 1024
+    /// New jobs become due this long after acceptance. A user's later jobs join the lease of
+    /// the first whether due or not, so updates for one profile arriving within this delay
+    /// reach Adobe as one call (`delivery.coalesceSeconds`).
+    public var firstAttemptDelaySeconds: Double = 0
     /// The time source; tests inject one to move through the dedup window and retention.
     public var clock: @Sendable () -> Date = { Date() }
     public var logger = Logger(label: "EventStore")

@@ -16,9 +16,10 @@ extension PostgresEventStore {
     ///    transaction-local setting;
     /// 2. in a new statement, and so a snapshot taken once the locks are held, reads the
     ///    locked users' unfinished jobs in acceptance order, skips users with an unexpired
-    ///    lease ($1 now), keeps each user's run of due jobs from the head (no job not due
-    ///    before it), at most $2 jobs in all in lock order, and marks them in flight until $3
-    ///    for replica $4.
+    ///    lease ($1 now), keeps each user's run from a due head: the following jobs up to the
+    ///    first that blocks, one not due unless never tried (a job waiting out
+    ///    `firstAttemptDelaySeconds` joins the first's lease: coalescing), at most $2 jobs in
+    ///    all in lock order, and marks them in flight until $3 for replica $4.
     static let leaseLockStatement = """
         SELECT set_config('adobe_target_destination.locked', coalesce(array_agg(u ORDER BY o)::text, '{}'), true)
         FROM unnest($1::text[]) WITH ORDINALITY AS c(u, o)
@@ -28,18 +29,22 @@ extension PostgresEventStore {
         WITH users AS (
             SELECT u COLLATE "C" AS u, o FROM unnest(current_setting('adobe_target_destination.locked')::text[]) WITH ORDINALITY AS l(u, o)
         ),
-        heads AS (
-            SELECT j.id, users.o,
-                   count(*) FILTER (WHERE j.next_attempt_at > $1::bigint) OVER (PARTITION BY users.o ORDER BY j.id) AS not_due
+        unfinished AS (
+            SELECT j.id, users.o, j.next_attempt_at > $1::bigint AND (j.k = 1 OR j.state <> 0 OR j.attempts <> 0) AS blocks
             FROM users CROSS JOIN LATERAL (
-                SELECT id, next_attempt_at FROM jobs WHERE jobs.user_id = users.u AND state < 2 ORDER BY id LIMIT $2::integer
+                SELECT id, next_attempt_at, state, attempts, row_number() OVER (ORDER BY id) AS k
+                FROM jobs WHERE jobs.user_id = users.u AND state < 2 ORDER BY id LIMIT $2::integer
             ) AS j
             WHERE NOT EXISTS (
                 SELECT 1 FROM jobs AS l WHERE l.user_id = users.u AND l.state = 1 AND l.lease_expires_at > $1::bigint
             )
         ),
+        runs AS (
+            SELECT id, o, count(*) FILTER (WHERE blocks) OVER (PARTITION BY o ORDER BY id) AS blocked
+            FROM unfinished
+        ),
         chosen AS (
-            SELECT id, o FROM (SELECT id, o, row_number() OVER (ORDER BY o, id) AS n FROM heads WHERE not_due = 0) AS h
+            SELECT id, o FROM (SELECT id, o, row_number() OVER (ORDER BY o, id) AS n FROM runs WHERE blocked = 0) AS r
             WHERE n <= $2::integer
         )
         UPDATE jobs SET state = 1, next_attempt_at = $3::bigint, lease_expires_at = $3::bigint, lease_owner = $4::text

@@ -389,7 +389,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                              next_attempt_at, dead_reason, dead_message, finished_at)
             SELECT i.seq, i.m, j.map, j.u, j.p,
                    CASE WHEN j.dm IS NULL THEN \(JobState.pending.rawValue) ELSE \(JobState.dead.rawValue) END,
-                   $4::bigint, $4::bigint, $4::bigint,
+                   $4::bigint, $4::bigint, $12::bigint,
                    CASE WHEN j.dm IS NOT NULL THEN '\(DeadLetterReason.mappingError.rawValue)' END, j.dm,
                    CASE WHEN j.dm IS NOT NULL THEN $4::bigint END
             FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[], $10::text[]) WITH ORDINALITY AS j(eo, map, u, p, dm, o)
@@ -449,6 +449,8 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             .text("\(now)"), .text("\(cutoff)"),
             PostgresBinaryArray.int64(jobEvents), PostgresBinaryArray.text(mappingIDs), PostgresBinaryArray.text(userIDs),
             PostgresBinaryArray.bytea(payloads), PostgresBinaryArray.text(mappingErrors), .text(replicaID),
+            // First attempts wait out the coalescing delay (`firstAttemptDelaySeconds`).
+            .text("\(now + Int64((configuration.firstAttemptDelaySeconds * 1000).rounded()))"),
         ])
         guard rows.count == eventCount else {
             throw StoreError.databaseFailure("the group commit stored \(rows.count) of \(eventCount) events; check the server's log")

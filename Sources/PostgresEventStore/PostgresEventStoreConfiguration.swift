@@ -36,6 +36,10 @@ public struct PostgresEventStoreConfiguration: Sendable {
     public var appendConnections: Int = 2
     /// Connections for leasing, outcomes and reads, besides the append writers' own.
     public var maxConnections: Int = 4
+    /// New jobs become due this long after acceptance. A user's later jobs join the lease of
+    /// the first whether due or not, so updates for one profile arriving within this delay
+    /// reach Adobe as one call (`delivery.coalesceSeconds`).
+    public var firstAttemptDelaySeconds: Double = 0
     /// The time source; tests inject one to move through the dedup window and retention.
     public var clock: @Sendable () -> Date = { Date() }
     public var logger = Logger(label: "PostgresEventStore")

@@ -73,12 +73,17 @@ public struct DeliveryPlan: Sendable, Equatable {
 public enum DeliveryPlanner {
     public static func plan(_ event: JSONValue, mappings: [ActionMapping]) -> DeliveryPlan {
         var plan = DeliveryPlan()
-        for mapping in mappings where mapping.isEnabled && mapping.subscription.matches(event) {
-            switch mapping.resolve(event) {
-            case .update(let userID, let traits):
-                plan.deliveries.append(PlannedDelivery(mappingID: mapping.id, userID: userID, traits: traits))
-            case .mappingError(let reason):
-                plan.failures.append(MappingFailure(mappingID: mapping.id, reason: reason))
+        // Through the buffer: an array element bound to a variable, or read through the array's
+        // subscript, is a copy (a retain and release of each of its fields) for every event.
+        mappings.withUnsafeBufferPointer { mappings in
+            for position in mappings.indices
+            where mappings[position].isEnabled && mappings[position].subscription.matches(event) {
+                switch mappings[position].resolve(event) {
+                case .update(let userID, let traits):
+                    plan.deliveries.append(PlannedDelivery(mappingID: mappings[position].id, userID: userID, traits: traits))
+                case .mappingError(let reason):
+                    plan.failures.append(MappingFailure(mappingID: mappings[position].id, reason: reason))
+                }
             }
         }
         return plan

@@ -15,12 +15,15 @@ public struct EventStoreSink: IngestEventSink {
         completion: @escaping @Sendable (Result<[IngestEventReceipt], IngestStoreError>) -> Void
     ) {
         let (incoming, eventPositions) = Self.incomingEvents(for: submission)
+        // Only the count is kept: the events themselves are freed here, on the caller's thread,
+        // not on the store's writer thread that runs the completion.
+        let expectedCount = incoming.count
         eventStore.append(incoming) { result in
             switch result {
             case .success(let receipt):
-                guard receipt.events.count == incoming.count else {
+                guard receipt.events.count == expectedCount else {
                     completion(.failure(.failed(
-                        reason: "the store answered \(receipt.events.count) receipts for \(incoming.count) events")))
+                        reason: "the store answered \(receipt.events.count) receipts for \(expectedCount) events")))
                     return
                 }
                 completion(.success(eventPositions.map { position in

@@ -178,8 +178,6 @@ struct ClientOverHTTPTests {
     }
 
     @Test func hangEndsAsARetryableTimeout() async throws {
-        // Whole seconds: FoundationNetworking on Linux times out at once for sub-second
-        // request timeouts, which is why the configuration refuses them.
         try await withSimulator(timeout: 1) { simulator, client, _ in
             simulator.createProfile(thirdPartyID: "u")
             simulator.addFault(.init(.hang, endpoint: .lookup, count: 1))
@@ -191,7 +189,9 @@ struct ClientOverHTTPTests {
                 return
             }
             #expect(failure.answer == nil && failure.reason.contains("within"))
-            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4))
+            // Only the deadline can end a hung request (the reason says so); no upper bound on
+            // the time, which a loaded test machine could exceed.
+            #expect(elapsed >= .milliseconds(900))
             simulator.releaseHungRequests()
             #expect(await client.deliver(userID: "u", traits: try traits(#"{"a":1}"#)).outcome == .delivered)
         }

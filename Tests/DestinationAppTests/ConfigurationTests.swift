@@ -93,6 +93,19 @@ import Testing
         #expect(paths.contains("$.mappings[2].mapping"))
     }
 
+    @Test func delaysTakeFractionsWithinTheirBounds() throws {
+        let valid = try load(#"{"adobeTarget": {"requestTimeoutSeconds": 2.5}, "delivery": {"coalesceSeconds": 0}}"#).get()
+        #expect(valid.adobeTarget.requestTimeoutSeconds == 2.5)
+        #expect(valid.delivery.coalesceSeconds == 0)
+        #expect(try load("{}").get().delivery.coalesceSeconds == 3)
+
+        let problems = try #require(throws: ProblemLines.self) {
+            try load(#"{"adobeTarget": {"requestTimeoutSeconds": 301}, "delivery": {"coalesceSeconds": -1}}"#).get()
+        }
+        #expect(problems.lines.contains("$.adobeTarget.requestTimeoutSeconds: must be a number of seconds above 0 up to 300, got 301"))
+        #expect(problems.lines.contains("$.delivery.coalesceSeconds: must be a number of seconds from 0 up to 300, got -1"))
+    }
+
     @Test func moreThanFiftyMappingsAreRefused() throws {
         let mappings = (0..<51).map {
             #"{"id": "m\#($0)", "subscription": "type = \"identify\"", "mapping": {"traits": {"@path": "$.traits"}}}"#

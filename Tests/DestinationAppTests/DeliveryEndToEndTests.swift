@@ -48,6 +48,31 @@ struct DeliveryEndToEndTests {
         #expect((stats.json["deliveredTotal"]?.numberValue ?? 0) >= 1, "\(stats)")
     }
 
+    @Test("a burst of identifies for one profile within coalesceSeconds reaches Adobe as one update, last values winning")
+    func burstIsCoalesced() throws {
+        let token = SegmentFixtures.randomSecret("bearer")
+        let simulator = try Self.simulator(token: token)
+        defer { simulator.shutdown() }
+        let scratch = try TemporaryDirectory()
+        let serve = try ServeProcess.start(
+            config: SegmentFixtures.config(extraSections: #""delivery": { "coalesceSeconds": 3 }"#),
+            dataDirectory: scratch.url.appendingPathComponent("data").path, scratch: scratch,
+            environment: Self.environment(simulator, token: token))
+        defer { serve.terminate() }
+
+        for round in 1...3 {
+            let event = SegmentFixtures.identify(
+                messageId: "burst-\(round)", userId: "burst-user", traits: #"{"round":\#(round),"tier":"t\#(round)"}"#)
+            #expect(try serve.client.post("/webhook", json: event).status == 200)
+        }
+        let arrived = waitUntil(timeout: 15) { !Self.updates(simulator, user: "burst-user").isEmpty }
+        #expect(arrived)
+        // A moment for any second update to show up, were the burst not coalesced.
+        Thread.sleep(forTimeInterval: 0.5)
+        let updates = Self.updates(simulator, user: "burst-user").map(\.target)
+        #expect(updates == ["/m2/acme/profile/update?mbox3rdPartyId=burst-user&profile.round=3&profile.tier=t3"])
+    }
+
     @Test("events acknowledged just before kill -9 are delivered after the restart; a repeated messageId is not")
     func deliveryResumesAfterKill9() throws {
         let token = SegmentFixtures.randomSecret("bearer")

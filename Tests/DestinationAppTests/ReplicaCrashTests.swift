@@ -31,7 +31,9 @@ struct ReplicaCrashTests {
         simulator.addFault(.init(.latencyOnly, latencySeconds: 0.05))
 
         let scratch = try TemporaryDirectory()
-        let config = SegmentFixtures.config(extraSections: #""delivery": { "concurrency": 4, "maxBackoffSeconds": 1 }"#)
+        // No coalescing delay: new jobs are leased at once, so the kill finds the victim holding
+        // leases (with the 3 s default the short load is over before anything is due).
+        let config = SegmentFixtures.config(extraSections: #""delivery": { "concurrency": 4, "maxBackoffSeconds": 1, "coalesceSeconds": 0 }"#)
         func startReplica(_ name: String) throws -> ServeProcess {
             try ServeProcess.start(
                 config: config, dataDirectory: scratch.url.appendingPathComponent(name).path, scratch: scratch,

@@ -255,6 +255,44 @@ struct EventStoreContractTests {
     }
 
     @Test(arguments: StoreFactory.all)
+    func newJobsWaitTheFirstAttemptDelayAndJoinTheLeaseOfTheUsersFirstJob(factory: StoreFactory) throws {
+        var options = StoreOptions()
+        options.firstAttemptDelaySeconds = 2
+        try withStore(factory, options) { store, _ in
+            _ = try store.appendAndWait([identify("a1", user: "A"), identify("b1", user: "B")])
+            #expect(try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30).isEmpty)
+            options.clock.advance(by: 1.5)
+            _ = try store.appendAndWait([identify("a2", user: "A", traits: ["plan": "max"])])
+            #expect(try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30).isEmpty)
+            options.clock.advance(by: 0.5)
+            // a1 is due; a2, half a second from due, goes with it. B's run is b1 alone.
+            let groups = try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)
+            #expect(describe(groups) == ["A": ["a1", "a2"], "B": ["b1"]])
+            #expect(groups.first { $0.userID == "A" }?.jobs.last?.payload == ["plan": "max"])
+            #expect(try store.stats().inFlight == 3)
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
+    func aRetriedRunTakesAlongTheUsersNewerJobs(factory: StoreFactory) throws {
+        var options = StoreOptions()
+        options.firstAttemptDelaySeconds = 2
+        try withStore(factory, options) { store, _ in
+            _ = try store.appendAndWait([identify("a1", user: "A")])
+            options.clock.advance(by: 2)
+            let first = try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)
+            #expect(describe(first) == ["A": ["a1"]])
+            try store.recordOutcome(first[0].jobs.map(\.id), .retry(nextAttemptAt: options.clock.now.addingTimeInterval(60),
+                                                                   status: 503, body: "busy", profileNotFound: false))
+            _ = try store.appendAndWait([identify("a2", user: "A")])
+            options.clock.advance(by: 60)
+            // a2 is due too by now; a3 was never tried: both go with the retried a1.
+            _ = try store.appendAndWait([identify("a3", user: "A")])
+            #expect(describe(try store.leaseDueJobs(now: options.clock.now, limit: 10, leaseSeconds: 30)) == ["A": ["a1", "a2", "a3"]])
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func usersBehindManyBlockedDueJobsAreStillFound(factory: StoreFactory) throws {
         let options = StoreOptions()
         try withStore(factory, options) { store, _ in

@@ -87,6 +87,76 @@ struct SQLiteEventStoreTests {
         #expect(try allEvents(store).count == 20)
     }
 
+    @Test func aCompletionMayWriteToTheStore() throws {
+        // Completions run on the store's writer thread; a write from there must run at once,
+        // not wait for a group that only that thread can commit.
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let done = DispatchSemaphore(value: 0)
+        let failure = ErrorBox()
+        store.append([identify("from-completion")]) { result in
+            do {
+                _ = try result.get()
+                try store.setSetting("written", named: "from-completion")
+            } catch {
+                failure.set(error)
+            }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(failure.value == nil)
+        #expect(try store.setting(named: "from-completion") == "written")
+    }
+
+    @Test func largeRequestsKeepEveryRowAndItsOrder() throws {
+        // 16 + 16 + 4 + 1 rows: every multi-row statement size, with rejections, duplicates,
+        // events without jobs and mapping errors among them.
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        var batch: [IncomingEvent] = []
+        for index in 0..<37 {
+            switch index % 6 {
+            case 1: batch.append(.rejected(messageId: "r\(index)", body: eventBody(messageId: "r\(index)"), reason: "bad \(index)"))
+            case 2: batch.append(identify("big-\(index - 2)", user: "u\(index)"))
+            case 3: batch.append(.accepted(messageId: "none-\(index)", body: eventBody(messageId: "none-\(index)"), jobs: []))
+            case 4:
+                batch.append(.accepted(messageId: "err-\(index)", body: eventBody(messageId: "err-\(index)"), jobs: [
+                    .mappingError(mappingID: "broken", userID: nil, message: "no user \(index)"),
+                    .delivery(mappingID: "second", userID: "u\(index)", payload: ["n": .number(Double(index))]),
+                ]))
+            default: batch.append(identify("big-\(index)", user: "u\(index)"))
+            }
+        }
+        let receipt = try store.appendAndWait(batch)
+        #expect(receipt.events.count == 37)
+        #expect(zip(receipt.events, receipt.events.dropFirst()).allSatisfy { $0.sequence + 1 == $1.sequence })
+        for (index, entry) in receipt.events.enumerated() {
+            let expected: EventStatus = index % 6 == 1 ? .rejected : index % 6 == 2 ? .duplicate : .accepted
+            #expect(entry.status == expected, "event \(index)")
+        }
+        let stored = try allEvents(store)
+        #expect(stored.map(\.messageId) == batch.map(\.messageId))
+        #expect(stored.map(\.body) == batch.map(\.body))
+        for (index, entry) in receipt.events.enumerated() {
+            let jobs = try store.jobs(forEvent: entry.sequence)
+            switch index % 6 {
+            case 1, 2, 3: #expect(jobs.isEmpty, "event \(index)")
+            case 4:
+                #expect(jobs.map(\.mappingID) == ["broken", "second"])
+                #expect(jobs.map(\.state) == [.dead, .pending])
+                #expect(jobs[1].payload == ["n": .number(Double(index))])
+                #expect(jobs[1].messageId == "err-\(index)")
+            default:
+                #expect(jobs.map(\.userID) == ["u\(index)"])
+                #expect(jobs.first?.messageId == "big-\(index)")
+            }
+        }
+        // Pending: 13 identify events and 6 second mappings; the mapping errors are dead.
+        #expect(try store.stats().queueDepth == 19)
+    }
+
     @Test func aSecondOpenOfTheSameDirectoryIsRefused() throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteEventStore(directory: directory.path)

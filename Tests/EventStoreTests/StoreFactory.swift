@@ -9,6 +9,7 @@ struct StoreOptions: Sendable {
     var maxQueueDepth = 1_000_000
     var minFreeDiskBytes: UInt64 = 0
     var retention: TimeInterval = 7 * 24 * 3600
+    var firstAttemptDelaySeconds: Double = 0
 }
 
 /// Opens an implementation of `EventStore` at a location; the contract tests run once per
@@ -27,6 +28,7 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         configuration.maxQueueDepth = options.maxQueueDepth
         configuration.minFreeDiskBytes = options.minFreeDiskBytes
         configuration.retention = options.retention
+        configuration.firstAttemptDelaySeconds = options.firstAttemptDelaySeconds
         configuration.automaticPurgeInterval = nil
         return try SQLiteEventStore(directory: location, configuration: configuration)
     }

@@ -15,6 +15,7 @@ struct StoreOptions: Sendable {
     var maxQueueDepth = 1_000_000
     var minFreeDiskBytes: UInt64 = 0
     var retention: TimeInterval = 7 * 24 * 3600
+    var firstAttemptDelaySeconds: Double = 0
 }
 
 /// The database the tests use, from `TEST_DATABASE_URL` (not DATABASE_URL, which would also switch any `serve` the tests start to PostgreSQL).
@@ -52,6 +53,7 @@ enum TestDatabase {
         configuration.replicaID = replicaID
         configuration.maxQueueDepth = options.maxQueueDepth
         configuration.retention = options.retention
+        configuration.firstAttemptDelaySeconds = options.firstAttemptDelaySeconds
         configuration.automaticPurgeInterval = nil
         configuration.maxConnections = 2
         return configuration

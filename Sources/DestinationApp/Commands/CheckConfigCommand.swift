@@ -50,7 +50,7 @@ enum ConfigurationSummary {
             lines.append("adobeTarget: no client code: sandbox mode, delivering to the built-in Adobe Target simulator")
         }
         lines.append(
-            "delivery: concurrency \(delivery.concurrency), maxBackoffSeconds \(format(delivery.maxBackoffSeconds)), maxAgeSeconds \(format(delivery.maxAgeSeconds)), profileNotFoundRetrySeconds \(format(delivery.profileNotFoundRetrySeconds)), rateLimitPerDay \(delivery.rateLimitPerDay), lookupCacheSeconds \(format(delivery.lookupCacheSeconds))"
+            "delivery: concurrency \(delivery.concurrency), maxBackoffSeconds \(format(delivery.maxBackoffSeconds)), maxAgeSeconds \(format(delivery.maxAgeSeconds)), profileNotFoundRetrySeconds \(format(delivery.profileNotFoundRetrySeconds)), rateLimitPerDay \(delivery.rateLimitPerDay), lookupCacheSeconds \(format(delivery.lookupCacheSeconds)), coalesceSeconds \(format(delivery.coalesceSeconds))"
         )
         lines.append("admin API: \(configuration.admin.token == nil ? "disabled (no admin token)" : "enabled")")
         lines.append("mappings: \(configuration.mappings.count)")

@@ -228,12 +228,11 @@ struct DocumentReader {
                     configuration.adobeTarget.baseURL = baseURL
                 }
             }
-            // Whole seconds from 1: FoundationNetworking on Linux times out at once below 1 s.
-            integer(adobe, "requestTimeoutSeconds", at: path, in: 1...300) { configuration.adobeTarget.requestTimeoutSeconds = Double($0) }
+            seconds(adobe, "requestTimeoutSeconds", at: path, upTo: 300) { configuration.adobeTarget.requestTimeoutSeconds = $0 }
         }
 
         if let delivery = section(root["delivery"], at: [.key("delivery")],
-            known: ["concurrency", "maxBackoffSeconds", "maxAgeSeconds", "profileNotFoundRetrySeconds", "rateLimitPerDay", "lookupCacheSeconds"])
+            known: ["concurrency", "maxBackoffSeconds", "maxAgeSeconds", "profileNotFoundRetrySeconds", "rateLimitPerDay", "lookupCacheSeconds", "coalesceSeconds"])
         {
             let path: [PathComponent] = [.key("delivery")]
             integer(delivery, "concurrency", at: path, in: 1...1_024) { configuration.delivery.concurrency = $0 }
@@ -242,6 +241,7 @@ struct DocumentReader {
             seconds(delivery, "profileNotFoundRetrySeconds", at: path) { configuration.delivery.profileNotFoundRetrySeconds = $0 }
             integer(delivery, "rateLimitPerDay", at: path, in: 1...1_000_000_000) { configuration.delivery.rateLimitPerDay = $0 }
             seconds(delivery, "lookupCacheSeconds", at: path, allowZero: true) { configuration.delivery.lookupCacheSeconds = $0 }
+            seconds(delivery, "coalesceSeconds", at: path, allowZero: true, upTo: 300) { configuration.delivery.coalesceSeconds = $0 }
         }
 
         if let storage = section(root["storage"], at: [.key("storage")], known: ["maxQueueDepth", "minFreeDiskBytes", "retentionHours"]) {
@@ -325,13 +325,16 @@ struct DocumentReader {
         }
     }
 
-    mutating func seconds(_ object: JSONObject, _ key: String, at path: [PathComponent], allowZero: Bool = false, apply: (Double) -> Void) {
+    mutating func seconds(
+        _ object: JSONObject, _ key: String, at path: [PathComponent], allowZero: Bool = false, upTo maximum: Double = 31_536_000,
+        apply: (Double) -> Void
+    ) {
         guard let value = object[key] else { return }
-        if case .number(let number) = value, number.isFinite, allowZero ? number >= 0 : number > 0, number <= 31_536_000 {
+        if case .number(let number) = value, number.isFinite, allowZero ? number >= 0 : number > 0, number <= maximum {
             apply(number)
         } else {
             problems.append(ConfigurationProblem(path + [.key(key)],
-                "must be a number of seconds \(allowZero ? "from 0" : "above 0") up to 31536000, got \(value.jsonString)"))
+                "must be a number of seconds \(allowZero ? "from 0" : "above 0") up to \(JSNumberFormatter.string(from: maximum)), got \(value.jsonString)"))
         }
     }
 }

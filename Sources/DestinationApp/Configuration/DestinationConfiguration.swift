@@ -42,6 +42,9 @@ public struct DestinationConfiguration: Sendable {
         public var profileNotFoundRetrySeconds = 7_200.0
         public var rateLimitPerDay = 1_000_000
         public var lookupCacheSeconds = 600.0
+        /// A new update waits this long before its first attempt, so that updates for one
+        /// profile arriving within it go to Adobe as one call (later values win).
+        public var coalesceSeconds = 3.0
     }
 
     public struct Storage: Sendable {

@@ -178,6 +178,7 @@ public final class DestinationService: @unchecked Sendable {
         if let url = configuration.storage.databaseURL {
             var postgres = PostgresEventStoreConfiguration()
             postgres.maxQueueDepth = configuration.storage.maxQueueDepth
+            postgres.firstAttemptDelaySeconds = configuration.delivery.coalesceSeconds
             postgres.retention = configuration.storage.retentionHours * 3600
             if let replica = configuration.storage.replicaID { postgres.replicaID = replica }
             postgres.logger = logger
@@ -193,6 +194,7 @@ public final class DestinationService: @unchecked Sendable {
         }
         var storeConfiguration = SQLiteEventStoreConfiguration()
         storeConfiguration.maxQueueDepth = configuration.storage.maxQueueDepth
+        storeConfiguration.firstAttemptDelaySeconds = configuration.delivery.coalesceSeconds
         storeConfiguration.minFreeDiskBytes = UInt64(configuration.storage.minFreeDiskBytes)
         storeConfiguration.retention = configuration.storage.retentionHours * 3600
         storeConfiguration.logger = logger
@@ -229,6 +231,8 @@ public final class DestinationService: @unchecked Sendable {
         var clientConfiguration = AdobeTargetClient.Configuration(clientCode: clientCode, baseURL: baseURL)
         clientConfiguration.requestTimeoutSeconds = configuration.adobeTarget.requestTimeoutSeconds
         clientConfiguration.lookupCacheSeconds = configuration.delivery.lookupCacheSeconds
+        // One connection per delivery in flight: fewer would queue deliveries behind each other.
+        clientConfiguration.maximumConnections = configuration.delivery.concurrency
         do {
             return try AdobeTargetClient(configuration: clientConfiguration, tokenProvider: tokenProvider, logger: logger)
         } catch {
