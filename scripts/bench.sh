@@ -2,14 +2,14 @@
 # `make bench`: every benchmark of the project, each beside its reference in the same run.
 #
 #   scripts/bench.sh            all sections
-#   scripts/bench.sh http json  only the named sections: http, app, pure, ingest, delivery
+#   scripts/bench.sh http json  only the named sections: http, app, pure, ingest, delivery, replicas
 #
 # Machines here are shared and noisy: read the ratios, not the absolute numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECTIONS=("$@")
-[[ ${#SECTIONS[@]} -eq 0 ]] && SECTIONS=(http app pure ingest delivery)
+[[ ${#SECTIONS[@]} -eq 0 ]] && SECTIONS=(http app pure ingest delivery replicas)
 wants() { local s; for s in "${SECTIONS[@]}"; do [[ "$s" == "$1" ]] && return 0; done; return 1; }
 
 SAMPLES="${SAMPLES:-../shared/samples}"
@@ -56,4 +56,9 @@ fi
 if wants delivery && [[ -x scripts/bench-delivery.sh ]]; then
     echo; echo "== delivery: backlog drain and call-saving replay against the simulator =="
     SAMPLES="$SAMPLES" scripts/bench-delivery.sh
+fi
+
+if wants replicas; then
+    echo; echo "== deployment shapes: SQLite, one and three replicas on PostgreSQL (accept and drain) =="
+    SAMPLES="$SAMPLES" BIN="$BIN" scripts/bench-replicas.sh
 fi

@@ -53,9 +53,14 @@ start() {
         rm -f "$pwfile"
     fi
     # Loopback only; a private socket directory so that no system server is disturbed.
-    run "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$BASE -c max_connections=200 -c fsync=on -c synchronous_commit=on" \
-        start >/dev/null \
+    # Durability as in production (fsync, synchronous_commit and full_page_writes on), tuned
+    # as the README's "Deployment shapes" recommends for an append-heavy queue: checkpoints
+    # rarer (each is followed by full-page images in the WAL) and those images compressed.
+    # PG_TEST_OPTIONS adds or overrides settings (e.g. "-c commit_delay=100").
+    local settings="-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$BASE -c max_connections=200"
+    settings+=" -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+    settings+=" -c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4"
+    run "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 -o "$settings ${PG_TEST_OPTIONS:-}" start >/dev/null \
         || { echo "error: PostgreSQL did not start, see $LOG" >&2; exit 1; }
     if ! PGPASSWORD="$PASSWORD" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U "$USER_NAME" -d postgres -tAc \
             "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then

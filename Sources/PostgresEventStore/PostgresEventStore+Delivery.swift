@@ -3,10 +3,56 @@ import Foundation
 import JSONKit
 
 extension PostgresEventStore {
-    /// Rows of the due index examined per page while looking for eligible users.
-    static let leaseScanPageSize = 512
-    /// Pages examined per call: bounds the work when many due jobs sit behind blocked users.
-    static let leaseScanMaxPages = 16
+    /// Rows of the due index examined per page while looking for eligible users: twice the
+    /// limit, within these bounds. Every row read costs a heap fetch, so a small lease reads
+    /// a small page.
+    static let leaseScanPageSizes = 64...512
+    /// Rows examined per call: bounds the work when many due jobs sit behind blocked users.
+    static let leaseScanMaxRows = 8_192
+
+    /// Locks a chunk of candidate users and leases their runs, in one round trip (a
+    /// pipeline of two prepared statements):
+    /// 1. tries each user's lock ($1 users, $2 lock space) and keeps the locked ones in a
+    ///    transaction-local setting;
+    /// 2. in a new statement, and so a snapshot taken once the locks are held, reads the
+    ///    locked users' unfinished jobs in acceptance order, skips users with an unexpired
+    ///    lease ($1 now), keeps each user's run from a due head: the following jobs up to the
+    ///    first that blocks, one not due unless never tried (a job waiting out
+    ///    `firstAttemptDelaySeconds` joins the first's lease: coalescing), at most $2 jobs in
+    ///    all in lock order, and marks them in flight until $3 for replica $4.
+    static let leaseLockStatement = """
+        SELECT set_config('adobe_target_destination.locked', coalesce(array_agg(u ORDER BY o)::text, '{}'), true)
+        FROM unnest($1::text[]) WITH ORDINALITY AS c(u, o)
+        WHERE pg_try_advisory_xact_lock($2::integer, hashtext(u))
+        """
+    static let leaseMarkStatement = """
+        WITH users AS (
+            SELECT u COLLATE "C" AS u, o FROM unnest(current_setting('adobe_target_destination.locked')::text[]) WITH ORDINALITY AS l(u, o)
+        ),
+        unfinished AS (
+            SELECT j.id, users.o, j.next_attempt_at > $1::bigint AND (j.k = 1 OR j.state <> 0 OR j.attempts <> 0) AS blocks
+            FROM users CROSS JOIN LATERAL (
+                SELECT id, next_attempt_at, state, attempts, row_number() OVER (ORDER BY id) AS k
+                FROM jobs WHERE jobs.user_id = users.u AND state < 2 ORDER BY id LIMIT $2::integer
+            ) AS j
+            WHERE NOT EXISTS (
+                SELECT 1 FROM jobs AS l WHERE l.user_id = users.u AND l.state = 1 AND l.lease_expires_at > $1::bigint
+            )
+        ),
+        runs AS (
+            SELECT id, o, count(*) FILTER (WHERE blocks) OVER (PARTITION BY o ORDER BY id) AS blocked
+            FROM unfinished
+        ),
+        chosen AS (
+            SELECT id, o FROM (SELECT id, o, row_number() OVER (ORDER BY o, id) AS n FROM runs WHERE blocked = 0) AS r
+            WHERE n <= $2::integer
+        )
+        UPDATE jobs SET state = 1, next_attempt_at = $3::bigint, lease_expires_at = $3::bigint, lease_owner = $4::text
+        FROM chosen WHERE jobs.id = chosen.id AND jobs.state < 2
+        RETURNING chosen.o, jobs.id, jobs.event_seq, jobs.message_id, jobs.mapping_id, jobs.payload, jobs.attempts,
+                  jobs.created_at, jobs.enqueued_at, jobs.first_profile_not_found_at, jobs.last_status, jobs.last_body,
+                  jobs.user_id
+        """
 
     /// Due jobs, leased until `now + leaseSeconds`, grouped per user.
     ///
@@ -36,21 +82,22 @@ extension PostgresEventStore {
         let expiry = Self.date(expiryMs)
         let userLockSpace = "\(self.userLockSpace)"
         let replicaID = self.replicaID
+        let pageSize = min(max(2 * limit, Self.leaseScanPageSizes.lowerBound), Self.leaseScanPageSizes.upperBound)
         let runs = try transaction("leasing due jobs", durable: false) { connection -> [(String, [PostgresRow])] in
             var runs: [(String, [PostgresRow])] = []
             var leased = 0
             var examinedUsers = Set<String>()
             var cursorTime = Int64.min
             var cursorID = Int64.min
-            var pages = 0
-            scan: while leased < limit && pages < Self.leaseScanMaxPages {
-                pages += 1
-                let rows = try connection.execute("""
+            var scannedRows = 0
+            scan: while leased < limit && scannedRows < Self.leaseScanMaxRows {
+                let rows = try connection.executePrepared("lease_page", """
                     SELECT id, next_attempt_at, user_id FROM jobs
-                    WHERE state < 2 AND next_attempt_at <= $1 AND (next_attempt_at, id) > ($2, $3)
-                    ORDER BY next_attempt_at, id LIMIT $4
-                    """, ["\(nowMs)", "\(cursorTime)", "\(cursorID)", "\(Self.leaseScanPageSize)"])
+                    WHERE state < 2 AND next_attempt_at <= $1::bigint AND (next_attempt_at, id) > ($2::bigint, $3::bigint)
+                    ORDER BY next_attempt_at, id LIMIT $4::integer
+                    """, [.text("\(nowMs)"), .text("\(cursorTime)"), .text("\(cursorID)"), .text("\(pageSize)")])
                 guard let last = rows.last else { break }
+                scannedRows += rows.count
                 cursorTime = last.int64(1)!
                 cursorID = last.int64(0)!
                 var candidates: [String] = []
@@ -63,53 +110,28 @@ extension PostgresEventStore {
                 while start < candidates.count && leased < limit {
                     let chunk = Array(candidates[start..<min(candidates.count, start + limit - leased)])
                     start += chunk.count
-                    let locked = try connection.execute("""
-                        SELECT u FROM unnest($1::text[]) WITH ORDINALITY AS c(u, o)
-                        WHERE pg_try_advisory_xact_lock($2::integer, hashtext(u)) ORDER BY o
-                        """, [PostgresArray.text(chunk), userLockSpace]).compactMap { $0.string(0) }
-                    guard !locked.isEmpty else { continue }
-                    let jobRows = try connection.execute("""
-                        SELECT j.id, j.event_seq, j.message_id, j.mapping_id, j.payload, j.attempts, j.created_at,
-                               j.enqueued_at, j.next_attempt_at, j.first_profile_not_found_at, j.last_status, j.last_body,
-                               j.user_id, j.state
-                        FROM unnest($1::text[]) AS u(user_id)
-                        CROSS JOIN LATERAL (
-                            SELECT * FROM jobs WHERE jobs.user_id = u.user_id AND state < 2 ORDER BY id LIMIT $3
-                        ) j
-                        WHERE NOT EXISTS (
-                            SELECT 1 FROM jobs l WHERE l.user_id = u.user_id AND l.state = 1 AND l.lease_expires_at > $2
-                        )
-                        ORDER BY j.user_id, j.id
-                        """, [PostgresArray.text(locked), "\(nowMs)", "\(limit - leased)"])
-                    var byUser: [String: [PostgresRow]] = [:]
-                    for row in jobRows { byUser[row.string(12)!, default: []].append(row) }
-                    var ids: [Int64?] = []
-                    for userID in locked {
-                        guard let rows = byUser[userID] else { continue }
-                        var run: [PostgresRow] = []
-                        for row in rows {
-                            guard leased < limit, let due = row.int64(8) else { break }
-                            // Past the first job, one never tried goes along whether due or not
-                            // (it is waiting out firstAttemptDelaySeconds: coalescing).
-                            if due > nowMs {
-                                guard !run.isEmpty, row.int(13) == 0, row.int(5) == 0 else { break }
-                            }
-                            run.append(row)
-                            leased += 1
-                        }
-                        guard !run.isEmpty else { continue }
-                        ids += run.map { $0.int64(0) }
-                        runs.append((userID, run))
+                    let results = try connection.pipeline([
+                        PostgresStatement(name: "lease_lock", sql: Self.leaseLockStatement,
+                                          parameters: [.text(PostgresArray.text(chunk)), .text(userLockSpace)]),
+                        PostgresStatement(name: "lease_mark", sql: Self.leaseMarkStatement, parameters: [
+                            .text("\(nowMs)"), .text("\(limit - leased)"), .text("\(expiryMs)"), .text(replicaID),
+                        ]),
+                    ])
+                    guard results.count == 2 else {
+                        throw StoreError.databaseFailure("leasing returned \(results.count) results instead of 2; check the server's log")
                     }
-                    if !ids.isEmpty {
-                        try connection.execute("""
-                            UPDATE jobs SET state = 1, next_attempt_at = $2, lease_expires_at = $2, lease_owner = $3
-                            WHERE id = ANY($1::bigint[]) AND state < 2
-                            """, [PostgresArray.int64(ids), "\(expiryMs)", replicaID])
+                    // RETURNING comes in no particular order: back to lock order, then acceptance order.
+                    let marked = results[1].sorted { ($0.int64(0)!, $0.int64(1)!) < ($1.int64(0)!, $1.int64(1)!) }
+                    var index = marked.startIndex
+                    while index < marked.endIndex {
+                        let userID = marked[index].string(12)!
+                        let end = marked[index...].firstIndex { $0.string(12)! != userID } ?? marked.endIndex
+                        runs.append((userID, Array(marked[index..<end])))
+                        index = end
                     }
-                    if leased >= limit { break scan }
+                    leased += marked.count
                 }
-                if rows.count < Self.leaseScanPageSize { break }
+                if rows.count < pageSize { break }
             }
             return runs
         }
@@ -119,17 +141,17 @@ extension PostgresEventStore {
             var jobs: [LeasedJob] = []
             jobs.reserveCapacity(run.count)
             for row in run {
-                let id = row.int64(0)!
+                let id = row.int64(1)!
                 let payload: JSONValue
                 do {
-                    payload = try JSONParser().parse(row.bytes(4) ?? [])
+                    payload = try JSONParser().parse(row.bytes(5) ?? [])
                 } catch {
                     throw .databaseFailure("job \(id) has an unreadable payload (\(error)); the jobs table was changed outside the store")
                 }
                 jobs.append(LeasedJob(
-                    id: id, eventSequence: row.int64(1)!, messageId: row.string(2), mappingID: row.string(3) ?? "",
-                    userID: userID, payload: payload, attempts: row.int(5) ?? 0, createdAt: Self.date(row.int64(6)!),
-                    enqueuedAt: Self.date(row.int64(7)!), firstProfileNotFoundAt: Self.date(row.int64(9)),
+                    id: id, eventSequence: row.int64(2)!, messageId: row.string(3), mappingID: row.string(4) ?? "",
+                    userID: userID, payload: payload, attempts: row.int(6) ?? 0, createdAt: Self.date(row.int64(7)!),
+                    enqueuedAt: Self.date(row.int64(8)!), firstProfileNotFoundAt: Self.date(row.int64(9)),
                     lastAnswer: Self.answer(status: row.int(10), body: row.string(11))))
             }
             groups.append(LeasedJobGroup(userID: userID, jobs: jobs, leaseExpiresAt: expiry))
@@ -187,22 +209,62 @@ extension PostgresEventStore {
                            message.replacingOccurrences(of: "\0", with: "\u{FFFD}"),
                            hasAnswer ? "t" : "f", status.map { "\($0)" }, Self.snippet(body)]
         }
-        let userLockSpace = "\(self.userLockSpace)"
-        let finished = try transaction("recording the outcome of \(jobIDs.count) job(s)") { connection -> Int in
-            // The users' locks, in one global order so that two outcomes cannot deadlock: a
-            // replica leasing one of these users meanwhile skips it instead of reading its
-            // jobs half-way through this change.
-            try connection.execute("""
+        let counter: String? = switch outcome {
+        case .delivered: "delivered"
+        case .deadLetter: "dead"
+        case .retry: nil
+        }
+        // The replica names the counter row; a retry counts nothing.
+        if counter != nil { parameters.append(replicaID) }
+        let counting = counter.map { name in
+            """
+            , counted AS (
+                -- Every changed job was unfinished: it leaves the queue depth too.
+                INSERT INTO counters(name, replica, value)
+                SELECT n, $\(parameters.count)::text, c FROM (SELECT count(*) AS c FROM changed) AS t,
+                    (VALUES ('\(name)'), ('dequeued')) AS v(n)
+                WHERE c > 0 ORDER BY n
+                ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
+            )
+            """
+        } ?? ""
+        let kind = switch outcome {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .deadLetter: "dead"
+        }
+        // One round trip, statements prepared once per session. Committed without waiting
+        // for the flush, like a lease: an outcome lost in a server crash leaves its jobs
+        // leased, and they are delivered again when the lease expires, as after a replica
+        // crash. Accepted events, which a 200 promises, are always flushed (the append writers).
+        // The users' locks, in one global order so that two outcomes cannot deadlock: a
+        // replica leasing one of these users meanwhile skips it instead of reading its jobs
+        // half-way through this change. The update is a later statement, so it reads a
+        // snapshot taken once the locks are held.
+        let statements: [PostgresStatement] = [
+            .unnamed("BEGIN ISOLATION LEVEL READ COMMITTED"),
+            .unnamed("SET LOCAL synchronous_commit TO off"),
+            PostgresStatement(name: "outcome_locks", sql: """
                 SELECT pg_advisory_xact_lock($2::integer, h)
-                FROM (SELECT DISTINCT hashtext(user_id) AS h FROM jobs WHERE id = ANY($1::bigint[]) AND user_id IS NOT NULL ORDER BY h) s
-                """, [ids, userLockSpace])
-            let changed = try connection.execute(update, parameters).count
-            switch outcome {
-            case .delivered: try addToCounters(connection, ["delivered": Int64(changed)])
-            case .deadLetter: try addToCounters(connection, ["dead": Int64(changed)])
-            case .retry: return 0
+                FROM (
+                    -- A lookup per id (LIMIT keeps the planner from turning it into a scan
+                    -- of the whole table for a generic plan).
+                    SELECT DISTINCT hashtext(j.user_id) AS h
+                    FROM unnest($1::bigint[]) AS i(id)
+                    CROSS JOIN LATERAL (SELECT user_id FROM jobs WHERE jobs.id = i.id LIMIT 1) AS j
+                    WHERE j.user_id IS NOT NULL ORDER BY h
+                ) AS s
+                """, parameters: [.text(ids), .text("\(userLockSpace)")]),
+            PostgresStatement(name: "outcome_\(kind)", sql: "WITH changed AS (\(update))\(counting) SELECT count(*) FROM changed",
+                              parameters: parameters.map { .text($0) }),
+            .unnamed("COMMIT"),
+        ]
+        let finished = try withConnection("recording the outcome of \(jobIDs.count) job(s)") { connection -> Int in
+            let results = try connection.retryingTransientFailures { connection in try connection.pipeline(statements) }
+            guard results.count == statements.count, let changed = results[3].first?.int(0) else {
+                throw StoreError.databaseFailure("recording an outcome returned \(results.count) results instead of \(statements.count); check the server's log")
             }
-            return changed
+            return counter == nil ? 0 : changed
         }
         adjustQueueDepth(by: -finished)
     }
@@ -267,6 +329,7 @@ extension PostgresEventStore {
                     lease_owner = NULL, first_profile_not_found_at = NULL, dead_reason = NULL, dead_message = NULL, finished_at = NULL
                 WHERE \(selection) AND payload IS NOT NULL RETURNING NULL
                 """, parameters).count
+            try addToCounters(connection, ["enqueued": Int64(replayed)])
             return ReplaySummary(replayed: replayed, skippedWithoutPayload: skipped)
         }
         adjustQueueDepth(by: summary.replayed)
@@ -286,7 +349,7 @@ extension PostgresEventStore {
         let now = Self.milliseconds(configuration.clock())
         let row = try withConnection("reading statistics") { connection in
             try connection.execute("""
-                SELECT (SELECT count(*) FROM jobs WHERE state < 2),
+                SELECT (\(PostgresSchema.queueDepthQuery)),
                        (SELECT count(*) FROM jobs WHERE state = 1),
                        (SELECT min(created_at) FROM jobs WHERE state < 2),
                        (SELECT count(*) FROM jobs WHERE state = 3),
@@ -368,6 +431,8 @@ extension PostgresEventStore {
         }
     }
 
+    /// Inspection only: it scans the jobs table, as no index on `event_seq` slows every append
+    /// for it (schema version 2).
     public func jobs(forEvent sequence: EventSequence) throws(StoreError) -> [Job] {
         let rows = try withConnection("reading the jobs of event \(sequence)") { connection in
             try connection.execute("SELECT \(Self.jobColumns) FROM jobs j WHERE j.event_seq = $1 ORDER BY j.id", ["\(sequence)"])
@@ -387,28 +452,47 @@ extension PostgresEventStore {
         let cutoff = nowMs - Int64(max(configuration.retention, configuration.dedupWindow) * 1000)
         let dedupCutoff = nowMs - Int64(configuration.dedupWindow * 1000)
         var summary = PurgeSummary(jobs: 0, events: 0)
+        // No index on times: ids and sequences grow with time, so the expired rows are at the
+        // low end of the primary keys. A job finishes after it is created, so every finished
+        // job to purge lies below the first job created within retention; the walk to find
+        // that job passes only rows purged now or kept for being unfinished or recent.
+        let jobBoundary = try withConnection("finding the oldest job within retention") { connection in
+            try connection.execute("""
+                SELECT coalesce((SELECT id FROM jobs WHERE created_at >= $1 ORDER BY id LIMIT 1),
+                                (SELECT max(id) + 1 FROM jobs), 0)
+                """, ["\(cutoff)"]).first?.int64(0) ?? 0
+        }
         while true {
             let deleted = try transaction("purging finished jobs") { connection in
                 try connection.execute("""
                     DELETE FROM jobs WHERE id IN (
-                        SELECT id FROM jobs WHERE state >= 2 AND finished_at < $1 LIMIT \(Self.purgeChunk)
+                        SELECT id FROM jobs WHERE id < $2 AND state >= 2 AND finished_at < $1 ORDER BY id LIMIT \(Self.purgeChunk)
                     ) RETURNING NULL
-                    """, ["\(cutoff)"]).count
+                    """, ["\(cutoff)", "\(jobBoundary)"]).count
             }
             summary.jobs += deleted
             if deleted < Self.purgeChunk { break }
         }
-        // Events older than the cutoff and before every remaining job's event: an unfinished
-        // job keeps its event and everything received after it.
+        // Events before the first one received within retention and before every remaining
+        // job's event: an unfinished job keeps its event and everything received after it.
+        // Jobs above the boundary were created with their events, within retention, so their
+        // events lie above the first event received within retention: only the jobs kept below
+        // the boundary need reading.
+        let eventBoundary = try withConnection("finding the oldest event to keep") { connection in
+            try connection.execute("""
+                SELECT least(
+                    coalesce((SELECT seq FROM events WHERE received_at >= $1 ORDER BY seq LIMIT 1),
+                             (SELECT max(seq) + 1 FROM events), 0),
+                    (SELECT min(event_seq) FROM jobs WHERE id < $2))
+                """, ["\(cutoff)", "\(jobBoundary)"]).first?.int64(0) ?? 0
+        }
         while true {
             let deleted = try transaction("purging old events") { connection in
                 try connection.execute("""
                     DELETE FROM events WHERE seq IN (
-                        SELECT seq FROM events
-                        WHERE received_at < $1 AND seq < coalesce((SELECT min(event_seq) FROM jobs), 9223372036854775807)
-                        LIMIT \(Self.purgeChunk)
+                        SELECT seq FROM events WHERE seq < $1 ORDER BY seq LIMIT \(Self.purgeChunk)
                     ) RETURNING NULL
-                    """, ["\(cutoff)"]).count
+                    """, ["\(eventBoundary)"]).count
             }
             summary.events += deleted
             if deleted < Self.purgeChunk { break }

@@ -5,9 +5,11 @@ import Logging
 
 /// The PostgreSQL implementation of `EventStore`, for several replicas sharing one queue.
 ///
-/// Appends go through one writer thread per replica that drains every waiting request into one
-/// transaction (group commit), committed with `synchronous_commit = on`: a receipt is answered
-/// only once the server flushed the commit. Deduplication is decided by the database inside
+/// Appends go through a few writer threads per replica (`appendConnections`), each draining
+/// every request waiting when it is free into one statement (group commit), committed with
+/// `synchronous_commit = on`: a receipt is answered only once the server flushed the commit.
+/// While one writer waits for its flush the next executes its group, and the server flushes
+/// both with one WAL write. Deduplication is decided by the database inside
 /// that transaction (a unique key per messageId), so it holds across replicas. Leasing takes a
 /// transaction-scoped advisory lock per user and only hands out a user's jobs when none of
 /// them is leased, so no two replicas ever hold one user's jobs at once (see
@@ -36,8 +38,10 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     private var isPurging = false
     private var lastPurge: Date
 
-    /// Owned by the writer thread after `init`.
-    private let writer: PostgresConnection
+    /// One per writer thread, owned by it after `init`. The first also holds the replica lock
+    /// and alone writes the buffered Adobe call counts (one flush in progress at a time).
+    private let writers: [PostgresConnection]
+    private var writer: PostgresConnection { writers[0] }
     private let writerExited = DispatchSemaphore(value: 0)
 
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`),
@@ -64,15 +68,23 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             try PostgresConnection(url: url, applicationName: String(applicationName), setupStatements: setup)
         }
         do {
-            writer = try makeConnection()
+            writers = try (0..<max(1, configuration.appendConnections)).map { _ in try makeConnection() }
         } catch {
             throw .cannotOpen("PostgreSQL at \(redacted) cannot be reached (\(error)); check DATABASE_URL, the server and its pg_hba.conf")
         }
-        pool = PostgresConnectionPool(maximum: configuration.maxConnections, makeConnection: makeConnection)
+        // Leases and outcomes run the same few prepared statements, keyed on primary keys and
+        // the per-user index, thousands of times a second: a generic plan, made once per
+        // session, serves every execution, where the default planned each one anew for its
+        // array parameters (half of an outcome's server time).
+        let poolSetup = setup + ["SET plan_cache_mode TO force_generic_plan"]
+        pool = PostgresConnectionPool(maximum: configuration.maxConnections) { () throws(PostgresError) -> PostgresConnection in
+            try PostgresConnection(url: url, applicationName: String(applicationName), setupStatements: poolSetup)
+        }
         lastPurge = configuration.clock()
 
         let now = Self.milliseconds(configuration.clock())
         do {
+            let writer = writers[0]
             let keys = try writer.execute("""
                 SELECT hashtext('adobe-target-destination.migrate'), hashtext($1),
                        hashtext('adobe-target-destination.user:' || $1),
@@ -98,7 +110,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 UPDATE jobs SET state = 0, next_attempt_at = least(next_attempt_at, $1), lease_expires_at = NULL, lease_owner = NULL
                 WHERE state = 1 AND lease_owner = $2
                 """, ["\(now)", configuration.replicaID])
-            queueDepthEstimate = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            queueDepthEstimate = try writer.count(PostgresSchema.queueDepthQuery)
             queueDepthCountedAt = .now()
         } catch let error as StoreError {
             throw error
@@ -106,10 +118,12 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             throw .cannotOpen("the event store in schema \(schema) of \(redacted) cannot be prepared (\(error)); check that the user may create tables there")
         }
 
-        let thread = Thread { self.runWriter() }
-        thread.name = "PostgresEventStore.writer"
-        thread.qualityOfService = .userInitiated
-        thread.start()
+        for index in writers.indices {
+            let thread = Thread { self.runWriter(self.writers[index], flushesAdobeCalls: index == 0) }
+            thread.name = "PostgresEventStore.writer\(index)"
+            thread.qualityOfService = .userInitiated
+            thread.start()
+        }
         logger.info("event store opened", metadata: [
             "database": "\(redactedURL)", "schema": "\(schema)", "replica": "\(configuration.replicaID)",
             "unfinishedJobs": "\(queueDepthEstimate)",
@@ -132,11 +146,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         isClosing = true
         condition.broadcast()
         condition.unlock()
-        writerExited.wait()
+        for _ in writers { writerExited.wait() }
         condition.withLock { while isPurging { condition.wait() } }
         pool.close()
-        // Ends the session and with it the replica lock, so a successor may open at once.
-        writer.finish()
+        // Ends the sessions and with them the replica lock, so a successor may open at once.
+        for connection in writers { connection.finish() }
         logger.info("event store closed", metadata: ["replica": "\(replicaID)"])
     }
 
@@ -144,7 +158,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
     struct PreparedEvent {
         var messageId: String?
-        var bodyHex: String
+        var body: [UInt8]
         var rejectionReason: String?
         var jobs: [PreparedJob]
     }
@@ -152,8 +166,8 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     struct PreparedJob {
         var mappingID: String
         var userID: String?
-        /// Hex of the compact JSON payload, or `nil` for a mapping error.
-        var payloadHex: String?
+        /// The compact JSON payload, or `nil` for a mapping error.
+        var payload: [UInt8]?
         var mappingError: String?
     }
 
@@ -177,7 +191,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             switch event.disposition {
             case .rejected(let reason):
                 check(reason, "a rejection reason")
-                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: reason, jobs: [])
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: reason, jobs: [])
             case .accepted(let specs):
                 let jobs = specs.map { spec -> PreparedJob in
                     switch spec {
@@ -186,15 +200,15 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                         check(mappingID, "a mapping id")
                         check(userID, "a user id")
                         return PreparedJob(mappingID: mappingID, userID: userID,
-                                           payloadHex: Hex.encode(JSONSerializer.serialize(payload)), mappingError: nil)
+                                           payload: JSONSerializer.serialize(payload), mappingError: nil)
                     case .mappingError(let mappingID, let userID, let message):
                         check(mappingID, "a mapping id")
                         check(userID, "a user id")
                         check(message, "a mapping error message")
-                        return PreparedJob(mappingID: mappingID, userID: userID, payloadHex: nil, mappingError: message)
+                        return PreparedJob(mappingID: mappingID, userID: userID, payload: nil, mappingError: message)
                     }
                 }
-                return PreparedEvent(messageId: event.messageId, bodyHex: Hex.encode(event.body), rejectionReason: nil, jobs: jobs)
+                return PreparedEvent(messageId: event.messageId, body: event.body, rejectionReason: nil, jobs: jobs)
             }
         }
         if let unstorableText {
@@ -213,11 +227,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func runWriter() {
+    private func runWriter(_ connection: PostgresConnection, flushesAdobeCalls: Bool) {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && !isClosing {
-                let timeout = adobeCallBuffer.isEmpty
+                let timeout = adobeCallBuffer.isEmpty || !flushesAdobeCalls
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -231,9 +245,9 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             condition.unlock()
 
             if !group.isEmpty {
-                commit(group)
+                commit(group, on: connection, flushingAdobeCalls: flushesAdobeCalls)
             } else {
-                flushAdobeCalls()
+                if flushesAdobeCalls { flushAdobeCalls() }
                 if closing { break }
             }
             if !closing { startPurgeIfDue() }
@@ -246,7 +260,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         var newUnfinishedJobs = 0
     }
 
-    private func commit(_ requests: [PendingAppend]) {
+    private func commit(_ requests: [PendingAppend], on writer: PostgresConnection, flushingAdobeCalls: Bool) {
         if writer.isBroken {
             do {
                 try writer.reset()
@@ -256,31 +270,47 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
                 return
             }
         }
-        refreshQueueDepthIfStale()
+        refreshQueueDepthIfStale(writer)
         let maxDepth = configuration.maxQueueDepth
-        var depth = condition.withLock { queueDepthEstimate }
+        // Admitted jobs are counted at once, so that writers committing side by side cannot
+        // together overshoot the limit; the commit corrects for duplicates, a failure undoes it.
         var admitted: [PendingAppend] = []
-        for request in requests {
-            if request.newJobCount > 0 && depth + request.newJobCount > maxDepth {
-                request.completion(.failure(.capacityExceeded(
-                    reason: "the delivery queue holds about \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
-                    retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
-                continue
+        var refusals: [(PendingAppend, Int)] = []
+        let reserved = condition.withLock { () -> Int in
+            var reserved = 0
+            for request in requests {
+                if request.newJobCount > 0 && queueDepthEstimate + request.newJobCount > maxDepth {
+                    refusals.append((request, queueDepthEstimate))
+                    continue
+                }
+                queueDepthEstimate += request.newJobCount
+                reserved += request.newJobCount
+                admitted.append(request)
             }
-            depth += request.newJobCount
-            admitted.append(request)
+            return reserved
+        }
+        for (request, depth) in refusals {
+            request.completion(.failure(.capacityExceeded(
+                reason: "the delivery queue holds about \(depth) unfinished jobs (limit \(maxDepth)); delivery must catch up",
+                retryAfterSeconds: configuration.queueFullRetryAfterSeconds)))
         }
         guard !admitted.isEmpty else { return }
         let now = Self.milliseconds(configuration.clock())
         do {
-            let result = try writer.transaction { connection -> GroupResult in
-                let result = try writeGroup(connection, admitted, now: now)
-                try writeBufferedAdobeCalls(connection)
-                return result
+            let result: GroupResult
+            if !flushingAdobeCalls || condition.withLock({ adobeCallBuffer.isEmpty }) {
+                // The usual case: the group's one statement is its own transaction.
+                result = try writer.retryingTransientFailures { connection in try writeGroup(connection, admitted, now: now) }
+            } else {
+                result = try writer.transaction { connection -> GroupResult in
+                    let result = try writeGroup(connection, admitted, now: now)
+                    try writeBufferedAdobeCalls(connection)
+                    return result
+                }
             }
             finishAdobeCallFlush(committed: true)
             condition.withLock {
-                queueDepthEstimate += result.newUnfinishedJobs
+                queueDepthEstimate += result.newUnfinishedJobs - reserved
                 committedGroups += 1
                 lastCommitFailure = nil
             }
@@ -291,7 +321,10 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
                 "requests": "\(admitted.count)", "error": "\(failure)",
             ])
-            condition.withLock { lastCommitFailure = failure }
+            condition.withLock {
+                queueDepthEstimate -= reserved
+                lastCommitFailure = failure
+            }
             fail(admitted, with: failure)
         }
     }
@@ -300,12 +333,12 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         for request in requests { request.completion(.failure(failure)) }
     }
 
-    private func refreshQueueDepthIfStale() {
+    private func refreshQueueDepthIfStale(_ writer: PostgresConnection) {
         let interval = UInt64(max(0, configuration.queueDepthRefreshInterval) * 1e9)
         let stale = condition.withLock { DispatchTime.now().uptimeNanoseconds >= queueDepthCountedAt.uptimeNanoseconds + interval }
         guard stale else { return }
         do {
-            let counted = try writer.count("SELECT count(*) FROM jobs WHERE state < 2")
+            let counted = try writer.count(PostgresSchema.queueDepthQuery)
             condition.withLock {
                 queueDepthEstimate = counted
                 queueDepthCountedAt = .now()
@@ -315,8 +348,72 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         }
     }
 
-    /// The body of a group transaction: sequences, dedup claims, events, jobs, counters, in
-    /// one statement each however many requests the group holds.
+    /// The whole group as one statement: sequences, dedup claims, events, jobs and counters.
+    ///
+    /// One statement is one round trip and, outside a transaction block, its own transaction:
+    /// a group costs one parse-free execution and one WAL flush however many requests it
+    /// holds. Deduplication stays the database's decision: the first accepted occurrence of a
+    /// messageId in the group claims it, and the claim only succeeds when no claim within the
+    /// window holds (this group's, an earlier one's, another replica's). Claims are inserted in
+    /// messageId order, so two replicas claiming overlapping messageIds lock them in the same
+    /// order and cannot deadlock.
+    static let groupStatement = """
+        WITH input AS (
+            -- Ascending within the group (the scan is in ordinality order); other replicas'
+            -- groups may interleave, leaving gaps.
+            SELECT nextval('events_seq') AS seq, e.o, e.m COLLATE "C" AS m, e.r, e.b
+            FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(m, r, b, o)
+        ),
+        claimed AS (
+            INSERT INTO message_ids(message_id, event_seq, accepted_at)
+            SELECT m, seq, $4::bigint
+            FROM (SELECT DISTINCT ON (m) m, seq FROM input WHERE r IS NULL AND m IS NOT NULL ORDER BY m, o) AS firsts
+            ORDER BY m
+            ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
+            WHERE message_ids.accepted_at < $5::bigint
+            RETURNING event_seq
+        ),
+        stored AS (
+            INSERT INTO events(seq, message_id, received_at, status, reason, body)
+            SELECT i.seq, i.m, $4::bigint,
+                   CASE WHEN i.r IS NOT NULL THEN \(EventStatus.rejected.rawValue)
+                        WHEN i.m IS NULL OR c.event_seq IS NOT NULL THEN \(EventStatus.accepted.rawValue)
+                        ELSE \(EventStatus.duplicate.rawValue) END,
+                   i.r, i.b
+            FROM input AS i LEFT JOIN claimed AS c ON c.event_seq = i.seq
+            RETURNING seq, status
+        ),
+        queued AS (
+            -- In ordinality order, so job ids ascend with the events (per-user delivery order).
+            INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
+                             next_attempt_at, dead_reason, dead_message, finished_at)
+            SELECT i.seq, i.m, j.map, j.u, j.p,
+                   CASE WHEN j.dm IS NULL THEN \(JobState.pending.rawValue) ELSE \(JobState.dead.rawValue) END,
+                   $4::bigint, $4::bigint, $12::bigint,
+                   CASE WHEN j.dm IS NOT NULL THEN '\(DeadLetterReason.mappingError.rawValue)' END, j.dm,
+                   CASE WHEN j.dm IS NOT NULL THEN $4::bigint END
+            FROM unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[], $10::text[]) WITH ORDINALITY AS j(eo, map, u, p, dm, o)
+            JOIN input AS i ON i.o = j.eo
+            JOIN stored AS s ON s.seq = i.seq AND s.status = \(EventStatus.accepted.rawValue)
+            ORDER BY j.o
+            RETURNING state
+        ),
+        counted AS (
+            INSERT INTO counters(name, replica, value)
+            SELECT n, $11::text, v FROM (
+                SELECT 'accepted' AS n, count(*) FILTER (WHERE status = \(EventStatus.accepted.rawValue)) AS v FROM stored
+                UNION ALL SELECT 'rejected', count(*) FILTER (WHERE status = \(EventStatus.rejected.rawValue)) FROM stored
+                UNION ALL SELECT 'duplicate', count(*) FILTER (WHERE status = \(EventStatus.duplicate.rawValue)) FROM stored
+                UNION ALL SELECT 'dead', count(*) FILTER (WHERE state = \(JobState.dead.rawValue)) FROM queued
+                UNION ALL SELECT 'enqueued', count(*) FILTER (WHERE state = \(JobState.pending.rawValue)) FROM queued
+            ) AS c
+            WHERE v > 0
+            ORDER BY n
+            ON CONFLICT (name, replica) DO UPDATE SET value = counters.value + excluded.value
+        )
+        SELECT i.seq, s.status FROM input AS i JOIN stored AS s ON s.seq = i.seq ORDER BY i.o
+        """
+
     private func writeGroup(_ connection: PostgresConnection, _ requests: [PendingAppend], now: Int64) throws -> GroupResult {
         let eventCount = requests.reduce(0) { $0 + $1.events.count }
         var result = GroupResult()
@@ -324,115 +421,56 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             result.receipts = requests.map { _ in AppendReceipt(events: []) }
             return result
         }
-        // Ascending within the group; other replicas' groups may interleave (gaps are fine).
-        let sequences = try connection.execute(
-            "SELECT nextval('events_seq') AS seq FROM generate_series(1, $1) ORDER BY seq", ["\(eventCount)"]
-        ).map { $0.int64(0)! }
-
-        // A messageId's first accepted occurrence in the group claims it; the database says
-        // whether an earlier claim (this group's, an earlier one's, another replica's) holds.
-        var claims: [String: EventSequence] = [:]
-        var claimOrder: [String] = []
-        var index = 0
+        var messageIds: [String?] = [], reasons: [String?] = [], bodies: [[UInt8]?] = []
+        var jobEvents: [Int64] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
+        var payloads: [[UInt8]?] = [], mappingErrors: [String?] = []
+        messageIds.reserveCapacity(eventCount)
+        reasons.reserveCapacity(eventCount)
+        bodies.reserveCapacity(eventCount)
+        var ordinal: Int64 = 0
         for request in requests {
             for event in request.events {
-                if event.rejectionReason == nil, let messageId = event.messageId, claims[messageId] == nil {
-                    claims[messageId] = sequences[index]
-                    claimOrder.append(messageId)
+                ordinal += 1
+                messageIds.append(event.messageId)
+                reasons.append(event.rejectionReason)
+                bodies.append(event.body)
+                for job in event.jobs {
+                    jobEvents.append(ordinal)
+                    mappingIDs.append(job.mappingID)
+                    userIDs.append(job.userID)
+                    payloads.append(job.payload)
+                    mappingErrors.append(job.mappingError)
                 }
-                index += 1
             }
         }
-        var won = Set<String>()
-        if !claimOrder.isEmpty {
-            // Sorted, so that two transactions claiming overlapping messageIds lock them in the
-            // same order and cannot deadlock; a claim older than the window is taken over.
-            let cutoff = now - Int64(configuration.dedupWindow * 1000)
-            let rows = try connection.execute("""
-                INSERT INTO message_ids(message_id, event_seq, accepted_at)
-                SELECT m, s, $3::bigint FROM unnest($1::text[], $2::bigint[]) AS c(m, s) ORDER BY m
-                ON CONFLICT (message_id) DO UPDATE SET event_seq = excluded.event_seq, accepted_at = excluded.accepted_at
-                WHERE message_ids.accepted_at < $4::bigint
-                RETURNING message_id
-                """, [PostgresArray.text(claimOrder), PostgresArray.int64(claimOrder.map { claims[$0] }),
-                      "\(now)", "\(cutoff)"])
-            for row in rows { if let id = row.string(0) { won.insert(id) } }
+        let cutoff = now - Int64(configuration.dedupWindow * 1000)
+        let rows = try connection.executePrepared("append_group", Self.groupStatement, [
+            PostgresBinaryArray.text(messageIds), PostgresBinaryArray.text(reasons), PostgresBinaryArray.bytea(bodies),
+            .text("\(now)"), .text("\(cutoff)"),
+            PostgresBinaryArray.int64(jobEvents), PostgresBinaryArray.text(mappingIDs), PostgresBinaryArray.text(userIDs),
+            PostgresBinaryArray.bytea(payloads), PostgresBinaryArray.text(mappingErrors), .text(replicaID),
+            // First attempts wait out the coalescing delay (`firstAttemptDelaySeconds`).
+            .text("\(now + Int64((configuration.firstAttemptDelaySeconds * 1000).rounded()))"),
+        ])
+        guard rows.count == eventCount else {
+            throw StoreError.databaseFailure("the group commit stored \(rows.count) of \(eventCount) events; check the server's log")
         }
-
-        var eventSeqs: [Int64?] = [], eventIds: [String?] = [], statuses: [Int64?] = []
-        var reasons: [String?] = [], bodies: [String?] = []
-        var jobSeqs: [Int64?] = [], jobMessageIds: [String?] = [], mappingIDs: [String?] = [], userIDs: [String?] = []
-        var payloads: [String?] = [], jobStates: [Int64?] = [], deadReasons: [String?] = [], deadMessages: [String?] = []
-        var accepted: Int64 = 0, rejected: Int64 = 0, duplicates: Int64 = 0, dead: Int64 = 0
-        index = 0
+        var index = 0
         for request in requests {
             var entries: [AppendReceipt.Entry] = []
             entries.reserveCapacity(request.events.count)
             for event in request.events {
-                let sequence = sequences[index]
-                index += 1
-                let status: EventStatus
-                if event.rejectionReason != nil {
-                    status = .rejected
-                } else if let messageId = event.messageId {
-                    status = claims[messageId] == sequence && won.contains(messageId) ? .accepted : .duplicate
-                } else {
-                    status = .accepted
+                guard let sequence = rows[index].int64(0), let raw = rows[index].int(1), let status = EventStatus(rawValue: raw) else {
+                    throw StoreError.databaseFailure("the group commit returned an unreadable row \(rows[index].values); check the schema version")
                 }
+                index += 1
                 entries.append(AppendReceipt.Entry(sequence: sequence, status: status))
-                eventSeqs.append(sequence)
-                eventIds.append(event.messageId)
-                statuses.append(Int64(status.rawValue))
-                reasons.append(event.rejectionReason)
-                bodies.append(event.bodyHex)
-                switch status {
-                case .rejected: rejected += 1
-                case .duplicate: duplicates += 1
-                case .accepted:
-                    accepted += 1
-                    for job in event.jobs {
-                        jobSeqs.append(sequence)
-                        jobMessageIds.append(event.messageId)
-                        mappingIDs.append(job.mappingID)
-                        userIDs.append(job.userID)
-                        payloads.append(job.payloadHex)
-                        if let message = job.mappingError {
-                            jobStates.append(Int64(JobState.dead.rawValue))
-                            deadReasons.append(DeadLetterReason.mappingError.rawValue)
-                            deadMessages.append(message)
-                            dead += 1
-                        } else {
-                            jobStates.append(Int64(JobState.pending.rawValue))
-                            deadReasons.append(nil)
-                            deadMessages.append(nil)
-                            result.newUnfinishedJobs += 1
-                        }
-                    }
+                if status == .accepted {
+                    result.newUnfinishedJobs += event.jobs.count(where: { $0.mappingError == nil })
                 }
             }
             result.receipts.append(AppendReceipt(events: entries))
         }
-        try connection.execute("""
-            INSERT INTO events(seq, message_id, received_at, status, reason, body)
-            SELECT s, m, $6::bigint, st, r, decode(b, 'hex')
-            FROM unnest($1::bigint[], $2::text[], $3::smallint[], $4::text[], $5::text[]) AS e(s, m, st, r, b)
-            """, [PostgresArray.int64(eventSeqs), PostgresArray.text(eventIds), PostgresArray.int64(statuses),
-                  PostgresArray.text(reasons), PostgresArray.text(bodies), "\(now)"])
-        if !jobSeqs.isEmpty {
-            // WITH ORDINALITY keeps the insertion order, so job ids ascend with the events.
-            try connection.execute("""
-                INSERT INTO jobs(event_seq, message_id, mapping_id, user_id, payload, state, created_at, enqueued_at,
-                                 next_attempt_at, dead_reason, dead_message, finished_at)
-                SELECT s, m, map, u, decode(p, 'hex'), st, $9::bigint, $9::bigint, $10::bigint, dr, dm, CASE WHEN st = 3 THEN $9::bigint END
-                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[], $8::text[])
-                     WITH ORDINALITY AS j(s, m, map, u, p, st, dr, dm, o)
-                ORDER BY o
-                """, [PostgresArray.int64(jobSeqs), PostgresArray.text(jobMessageIds), PostgresArray.text(mappingIDs),
-                      PostgresArray.text(userIDs), PostgresArray.text(payloads), PostgresArray.int64(jobStates),
-                      PostgresArray.text(deadReasons), PostgresArray.text(deadMessages), "\(now)",
-                      "\(now + Int64((configuration.firstAttemptDelaySeconds * 1000).rounded()))"])
-        }
-        try addToCounters(connection, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
         return result
     }
 
@@ -467,7 +505,8 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
         condition.lock()
-        if adobeCallBuffer.add(count, minute: minute) { condition.signal() }
+        // Every writer may be waiting; only the first flushes.
+        if adobeCallBuffer.add(count, minute: minute) { condition.broadcast() }
         condition.unlock()
     }
 
@@ -565,13 +604,11 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     func transaction<T>(
         _ operation: String, durable: Bool = true, _ body: (PostgresConnection) throws -> T
     ) throws(StoreError) -> T {
-        try withConnection(operation) { connection in
-            try connection.transaction { connection in
-                // A lease lost in a server crash only makes its jobs due again, so leasing
-                // need not wait for the flush.
-                if !durable { try connection.execute("SET LOCAL synchronous_commit TO off") }
-                return try body(connection)
-            }
+        // A lease lost in a server crash only makes its jobs due again, so leasing need not
+        // wait for the flush. Both statements go in one simple query: one round trip.
+        let begin = "BEGIN ISOLATION LEVEL READ COMMITTED" + (durable ? "" : "; SET LOCAL synchronous_commit TO off")
+        return try withConnection(operation) { connection in
+            try connection.transaction(begin) { connection in try body(connection) }
         }
     }
 

@@ -30,7 +30,11 @@ public struct PostgresEventStoreConfiguration: Sendable {
     /// How often this replica purges expired data in the background (one replica at a time
     /// does it); `nil` leaves purging to explicit `purgeExpiredData(now:)` calls.
     public var automaticPurgeInterval: TimeInterval? = 600
-    /// Connections for leasing, outcomes and reads, besides the append writer's own.
+    /// Connections (each with its writer thread) that commit appends. Two let one group
+    /// execute while the previous one waits for its WAL flush; more rarely help, as the
+    /// server flushes concurrent commits together anyway.
+    public var appendConnections: Int = 2
+    /// Connections for leasing, outcomes and reads, besides the append writers' own.
     public var maxConnections: Int = 4
     /// New jobs become due this long after acceptance. A user's later jobs join the lease of
     /// the first whether due or not, so updates for one profile arriving within this delay

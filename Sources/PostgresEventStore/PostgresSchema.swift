@@ -4,6 +4,12 @@
 /// Indexes are partial where they can be: the unfinished and dead jobs stay few however much
 /// delivered history retention keeps.
 enum PostgresSchema {
+    /// Unfinished jobs (pending or in flight) across every replica, from the counters.
+    static let queueDepthQuery = """
+        SELECT coalesce(sum(CASE name WHEN 'enqueued' THEN value ELSE -value END), 0)
+        FROM counters WHERE name IN ('enqueued', 'dequeued')
+        """
+
     /// Migrations in order; the `schema_version` table records how many ran.
     static let migrations: [String] = [
         """
@@ -72,6 +78,34 @@ enum PostgresSchema {
             value bigint NOT NULL,
             PRIMARY KEY (name, replica)
         );
+        """,
+        // Version 2: five index insertions per appended event instead of eight, and plain
+        // byte comparisons on the text keys. Each index dropped here served only the purge or
+        // an inspection query:
+        // - events_received, jobs_finished: the purge walks events and jobs in seq / id order,
+        //   which follows time (see `purgeExpiredData(now:)`).
+        // - jobs_event: the purge's "oldest event still referenced" comes from the few jobs it
+        //   keeps below its id boundary; `jobs(forEvent:)` (inspection only) scans.
+        // - jobs_leased: the lease check reads a user's unfinished jobs through jobs_user.
+        // - message_ids_accepted becomes a BRIN index: accepted_at follows insertion order, and
+        //   a BRIN insertion costs a fraction of a B-tree's.
+        // COLLATE "C": dedup and per-user lookups need byte equality, not a locale's ordering,
+        // and memcmp is cheaper than strcoll on every comparison of the index descents.
+        // The queue depth becomes two counters, "enqueued" (pending jobs created or replayed)
+        // and "dequeued" (jobs delivered or dead), kept in the transactions that change them:
+        // counting the unfinished jobs read the whole queue every second on every replica.
+        // The jobs already unfinished at the upgrade are its baseline, under replica "".
+        """
+        DROP INDEX events_received;
+        DROP INDEX jobs_event;
+        DROP INDEX jobs_finished;
+        DROP INDEX jobs_leased;
+        DROP INDEX message_ids_accepted;
+        ALTER TABLE message_ids ALTER COLUMN message_id TYPE text COLLATE "C";
+        ALTER TABLE jobs ALTER COLUMN user_id TYPE text COLLATE "C";
+        CREATE INDEX message_ids_accepted ON message_ids USING brin(accepted_at);
+        INSERT INTO counters(name, replica, value)
+        SELECT 'enqueued', '', count(*) FROM jobs WHERE state < 2 HAVING count(*) > 0;
         """,
     ]
 
