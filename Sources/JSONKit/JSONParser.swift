@@ -428,13 +428,21 @@ private struct Reader: ~Copyable {
 
         var unique = length <= JSONObject.indexThreshold
         if unique {
-            search: for later in 1..<max(length, 1) {
-                for earlier in 0..<later where keyBase[earlier].fingerprint == keyBase[later].fingerprint {
-                    if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
-                        unique = false
-                        break search
+            // One bit per fingerprint's top six bits: earlier keys are searched only when the
+            // bit was seen before, so a typical object costs one test per key, not one per pair.
+            var seen: UInt64 = 0
+            search: for later in 0..<length {
+                let fingerprint = keyBase[later].fingerprint
+                let bit: UInt64 = 1 &<< (fingerprint &>> 58)
+                if seen & bit != 0 {
+                    for earlier in 0..<later where keyBase[earlier].fingerprint == fingerprint {
+                        if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
+                            unique = false
+                            break search
+                        }
                     }
                 }
+                seen |= bit
             }
         }
         if unique {
