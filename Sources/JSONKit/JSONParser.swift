@@ -350,6 +350,12 @@ private struct Reader: ~Copyable {
     mutating func skipWhitespace() {
         // Every byte that can follow whitespace in valid JSON is above 0x20.
         guard position < count, base[position] <= 0x20 else { return }
+        // Pretty-printed text puts one space after each colon: skip it without the loop.
+        if base[position] == 0x20, position &+ 1 < count, base[position &+ 1] > 0x20 {
+            departures &+= 1
+            position &+= 1
+            return
+        }
         skipWhitespaceRun()
     }
 
