@@ -452,12 +452,13 @@ private struct Reader: ~Copyable {
             }
         }
         if unique {
-            return JSONObject(uniqueCount: length) { members in
-                for offset in 0..<length {
-                    (members + offset).initialize(
-                        to: JSONObject.Member(key: (keyBase + offset).move().string, value: (valueBase + offset).move()))
-                }
+            // Built by appending, which is fully specialised (see `ScratchStack.popArray`).
+            var entries: [JSONObject.Member] = []
+            entries.reserveCapacity(length)
+            for offset in 0..<length {
+                entries.append(JSONObject.Member(key: (keyBase + offset).move().string, value: (valueBase + offset).move()))
             }
+            return JSONObject(uniqueEntries: entries)
         }
         // Duplicate keys, or an object large enough to deserve a hash index: insert one by
         // one, which keeps the first position and the last value of a repeated key.

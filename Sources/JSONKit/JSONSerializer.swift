@@ -157,7 +157,7 @@ struct ByteWriter: ~Copyable {
             append(UInt8(ascii: "]"))
         case .object(let object):
             append(UInt8(ascii: "{"))
-            object.withMembers { members in
+            object.entries.withUnsafeBufferPointer { members in
                 for position in members.indices {
                     if position > 0 { append(UInt8(ascii: ",")) }
                     writeString(members[position].key)
@@ -185,7 +185,7 @@ struct ByteWriter: ~Copyable {
         case .object(let object) where !object.isEmpty:
             append(UInt8(ascii: "{"))
             var first = true
-            for entry in object {
+            for entry in object.entries {
                 if !first { append(UInt8(ascii: ",")) }
                 first = false
                 newline(spaces: indent * (level + 1))
