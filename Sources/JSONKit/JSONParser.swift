@@ -32,10 +32,9 @@ public struct JSONParser: Sendable {
 
     /// Parses UTF-8 bytes held in contiguous memory.
     public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        try withUnsafeTemporaryAllocation(byteCount: Reader.scratchByteCount, alignment: 16) {
-            scratch throws(JSONParseError) in
+        try Reader.withScratch { scratch, keyScratch throws(JSONParseError) in
             var reader = Reader(
-                base: buffer.baseAddress, count: buffer.count, scratch: scratch,
+                base: buffer.baseAddress, count: buffer.count, scratch: scratch, keyScratch: keyScratch,
                 maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
             return try reader.parseDocument()
         }
@@ -101,10 +100,9 @@ extension JSONParser {
     public func parseWithSpans(
         _ buffer: UnsafeBufferPointer<UInt8>, elementsMember: String? = nil
     ) throws(JSONParseError) -> JSONSpannedDocument {
-        try withUnsafeTemporaryAllocation(byteCount: Reader.scratchByteCount, alignment: 16) {
-            scratch throws(JSONParseError) in
+        try Reader.withScratch { scratch, keyScratch throws(JSONParseError) in
             var reader = Reader(
-                base: buffer.baseAddress, count: buffer.count, scratch: scratch,
+                base: buffer.baseAddress, count: buffer.count, scratch: scratch, keyScratch: keyScratch,
                 maximumDepth: maximumDepth, maximumNumberLength: maximumNumberLength)
             reader.recordsSpans = true
             reader.elementsMember = elementsMember
@@ -169,10 +167,24 @@ private struct Reader: ~Copyable {
 
     /// Bytes of the caller's stack that the scratch stacks start in. Up to 1 KiB the standard
     /// library allocates it on the stack unconditionally; above that it asks the C library
-    /// whether the stack has room, which costs more than the allocations saved.
+    /// whether the stack has room, which costs more than the allocations saved. So two blocks
+    /// of 1 KiB: frames and values in one, pending keys in the other (one KiB holds 42 keys;
+    /// with a third of one, half of the sample events grew the key stack onto the heap).
     static let scratchByteCount = 1024
     static let scratchFrameBytes = 8 * MemoryLayout<Frame>.stride
-    static let scratchValueBytes = 20 * MemoryLayout<JSONValue>.stride
+
+    @inline(__always)
+    static func withScratch<Result>(
+        _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) throws(JSONParseError) -> Result
+    ) throws(JSONParseError) -> Result {
+        try withUnsafeTemporaryAllocation(byteCount: scratchByteCount, alignment: 16) {
+            scratch throws(JSONParseError) in
+            try withUnsafeTemporaryAllocation(byteCount: scratchByteCount, alignment: 16) {
+                keyScratch throws(JSONParseError) in
+                try body(scratch, keyScratch)
+            }
+        }
+    }
 
     /// How many times the text so far departed from `JSONSerializer`'s output (whitespace,
     /// escapes, numbers not written as JavaScript writes them, repeated keys): a span is
@@ -193,14 +205,12 @@ private struct Reader: ~Copyable {
 
     init(
         base: UnsafePointer<UInt8>?, count: Int, scratch: UnsafeMutableRawBufferPointer,
-        maximumDepth: Int, maximumNumberLength: Int
+        keyScratch: UnsafeMutableRawBufferPointer, maximumDepth: Int, maximumNumberLength: Int
     ) {
         let frameBytes = Self.scratchFrameBytes
-        let valueBytes = Self.scratchValueBytes
         frames = ScratchStack(startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<frameBytes]))
-        values = ScratchStack(
-            startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[frameBytes..<(frameBytes + valueBytes)]))
-        keys = ScratchStack(startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[(frameBytes + valueBytes)...]))
+        values = ScratchStack(startingIn: UnsafeMutableRawBufferPointer(rebasing: scratch[frameBytes...]))
+        keys = ScratchStack(startingIn: keyScratch)
         // An empty buffer may have no address; any valid pointer will do as nothing is read.
         self.base = base ?? UnsafePointer(bitPattern: 1).unsafelyUnwrapped
         self.count = base == nil ? 0 : count
@@ -340,6 +350,12 @@ private struct Reader: ~Copyable {
     mutating func skipWhitespace() {
         // Every byte that can follow whitespace in valid JSON is above 0x20.
         guard position < count, base[position] <= 0x20 else { return }
+        // Pretty-printed text puts one space after each colon: skip it without the loop.
+        if base[position] == 0x20, position &+ 1 < count, base[position &+ 1] > 0x20 {
+            departures &+= 1
+            position &+= 1
+            return
+        }
         skipWhitespaceRun()
     }
 
@@ -418,13 +434,21 @@ private struct Reader: ~Copyable {
 
         var unique = length <= JSONObject.indexThreshold
         if unique {
-            search: for later in 1..<max(length, 1) {
-                for earlier in 0..<later where keyBase[earlier].fingerprint == keyBase[later].fingerprint {
-                    if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
-                        unique = false
-                        break search
+            // One bit per fingerprint's top six bits: earlier keys are searched only when the
+            // bit was seen before, so a typical object costs one test per key, not one per pair.
+            var seen: UInt64 = 0
+            search: for later in 0..<length {
+                let fingerprint = keyBase[later].fingerprint
+                let bit: UInt64 = 1 &<< (fingerprint &>> 58)
+                if seen & bit != 0 {
+                    for earlier in 0..<later where keyBase[earlier].fingerprint == fingerprint {
+                        if utf8Equal(keyBase[earlier].string, keyBase[later].string) {
+                            unique = false
+                            break search
+                        }
                     }
                 }
+                seen |= bit
             }
         }
         if unique {
@@ -448,7 +472,25 @@ private struct Reader: ~Copyable {
 
     // MARK: Literals
 
+    /// Checks the literal `word` (whose first byte the caller has matched) at `position` with
+    /// one 4-byte compare of its last four bytes; the byte-by-byte loop only finds the error.
+    @inline(__always)
     mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {
+        let length = word.utf8CodeUnitCount
+        let tail = length &- 4
+        if position &+ length <= count {
+            let found = UnsafeRawPointer(base + (position &+ tail)).loadUnaligned(as: UInt32.self)
+            let expected = UnsafeRawPointer(word.utf8Start + tail).loadUnaligned(as: UInt32.self)
+            if found == expected {
+                position &+= length
+                return
+            }
+        }
+        try reportBadLiteral(word)
+    }
+
+    @inline(never)
+    mutating func reportBadLiteral(_ word: StaticString) throws(JSONParseError) {
         let length = word.utf8CodeUnitCount
         let expected = word.utf8Start
         for offset in 0..<length {

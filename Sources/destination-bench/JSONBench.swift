@@ -8,8 +8,11 @@
 // repeats a fixed amount of work without timing, for instruction counts on a shared machine:
 //   BENCH_FIXED_ITERATIONS=550 valgrind --tool=callgrind destination-bench json --samples DIR
 // (subtract a run with fewer iterations to leave out start-up).
+// `BENCH_FIXED_WORK=fql|mapping` repeats the compound subscription / default mapping over
+// identify.json instead, so that changes to `JSONObject` lookups can be counted the same way.
 import Foundation
 import JSONKit
+import MappingKit
 
 nonisolated(unsafe) private var benchmarkSink = 0
 
@@ -169,6 +172,10 @@ func runJSONBenchmarks(samplesDirectory: String) {
 /// throughput does not. `BENCH_FIXED_WORK=parse|serialize|foundation` picks what is repeated.
 private func runFixedWork(_ samples: [Sample], iterations: Int) {
     let work = ProcessInfo.processInfo.environment["BENCH_FIXED_WORK"] ?? "parse"
+    if work == "fql" || work == "mapping" {
+        runFixedLookupWork(samples, work: work, iterations: iterations)
+        return
+    }
     var buffer: [UInt8] = []
     for _ in 0..<iterations {
         for sample in samples {
@@ -187,5 +194,37 @@ private func runFixedWork(_ samples: [Sample], iterations: Int) {
     }
     let bytes = samples.reduce(0) { $0 + $1.bytes.count } * iterations
     print("JSON fixed work: \(work) of \(samples.count) samples x \(iterations) (\(bytes) input bytes)")
+    if benchmarkSink == 42 { print("") }
+}
+
+/// Object lookups as the subscription and mapping benchmarks make them, a fixed number of times
+/// (`iterations` × 1000 evaluations) over identify.json.
+private func runFixedLookupWork(_ samples: [Sample], work: String, iterations: Int) {
+    guard let event = samples.first(where: { $0.name == "identify.json" })?.value else {
+        print("JSON fixed work: \(work) needs identify.json in the samples folder")
+        return
+    }
+    do {
+        if work == "fql" {
+            let subscription = try Subscription(parsing:
+                #"type = "identify" and traits.logins >= 5 and (traits.plan = "enterprise" or contains(traits.email, "@example.com")) and context.library.name != null"#)
+            for _ in 0..<(iterations * 1000) where subscription.matches(event) { keep(1) }
+        } else {
+            let mapping = try Mapping(JSONValue(parsing: """
+                {
+                  "user_id": { "@if": { "exists": { "@path": "$.userId" }, "then": { "@path": "$.userId" },
+                                        "else": { "@path": "$.anonymousId" } } },
+                  "traits": { "@path": "$.traits" }
+                }
+                """))
+            for _ in 0..<(iterations * 1000) {
+                if case .object(let object)? = try mapping.resolve(event) { keep(object.count) }
+            }
+        }
+    } catch {
+        print("JSON fixed work: \(work) setup failed: \(error)")
+        return
+    }
+    print("JSON fixed work: \(work) over identify.json x \(iterations * 1000)")
     if benchmarkSink == 42 { print("") }
 }
