@@ -45,7 +45,9 @@ struct ReplicaCrashTests {
         }
         let names = ["replica-a", "replica-b", "replica-c"]
         let replicas = Locked(try names.map(startReplica))
-        let victimName = names[2]
+        // The victim is whichever replica holds leases when the time comes (one replica may
+        // lease every user's run at once, leaving the others idle for a while).
+        let victim = Locked(names.count - 1)
         defer { replicas.current.forEach { $0.kill() } }
 
         // Each user belongs to one client thread, which posts the user's sequence values in
@@ -63,11 +65,13 @@ struct ReplicaCrashTests {
                 // moment it holds leases (deliveries in flight), so that the kill hits work in
                 // progress however the machine's load shifts the timing.
                 _ = waitUntil(timeout: 20) { progress.current >= Self.rounds * Self.clientThreads / 3 }
-                _ = waitUntil(timeout: 10) {
-                    (try? database.query(
-                        "SELECT count(*) FROM jobs WHERE state = 1 AND lease_owner = '\(victimName)'")).map { $0 != ["0"] } ?? false
+                _ = waitUntil(timeout: 15) {
+                    guard let owner = try? database.query("SELECT lease_owner FROM jobs WHERE state = 1 LIMIT 1").first,
+                          let index = names.firstIndex(of: owner) else { return false }
+                    victim.withLock { $0 = index }
+                    return true
                 }
-                replicas.current[2].kill()
+                replicas.current[victim.current].kill()
                 killed.withLock { $0 = true }
                 return
             }
@@ -81,7 +85,7 @@ struct ReplicaCrashTests {
                 var attempt = 0
                 while true {
                     attempt += 1
-                    let alive = killed.current ? [0, 1] : [0, 1, 2]
+                    let alive = names.indices.filter { !killed.current || $0 != victim.current }
                     let target = replicas.current[alive[(thread + sequence + attempt) % alive.count]]
                     if let response = try? target.client.post("/webhook", json: body), response.status == 200 {
                         break
@@ -98,6 +102,7 @@ struct ReplicaCrashTests {
         try #require(refusals.current.isEmpty, "\(refusals.current)")
         try #require(killed.current, "the load finished before the kill; the test proved nothing")
 
+        let victimName = names[victim.current]
         // The victim's leases at the kill: the only jobs that may reach Adobe twice. Only the
         // victim could change these rows, so reading them after the load is reading them at
         // the kill (a commit it had in flight may have landed, which only shrinks the set).
@@ -116,7 +121,7 @@ struct ReplicaCrashTests {
 
         // Its successor (a StatefulSet pod keeps its name) releases the dead process's leases.
         let successor = try startReplica(victimName)
-        replicas.withLock { $0[2] = successor }
+        replicas.withLock { $0[victim.current] = successor }
         let drained = waitUntil(timeout: 15) { (try? database.query("SELECT count(*) FROM jobs WHERE state < 2")) == ["0"] }
         try #require(drained, "the queue did not drain after the restart; see \(successor.logURL.path)")
         #expect(try database.query("SELECT count(*) FROM jobs WHERE state = 3") == ["0"], "jobs were dead-lettered")
