@@ -128,12 +128,14 @@ final class HTTPConnection {
     }
 
     private func handshake(origin: HTTPOrigin, context: TLSClientContext, _ io: IOContext) throws(HTTPClientFailure) {
-        guard let ssl = SSL_new(context.context),
-            let bio = copenssl_socket_bio_new(TLSClientContext.socketMethod, descriptor)
-        else {
+        guard let ssl = SSL_new(context.context) else {
             throw .tlsFailed(detail: "OpenSSL could not set up the connection (\(TLSClientContext.lastError()))")
         }
+        // Owned from here on, so that `close()` frees it whatever fails next.
         self.ssl = ssl
+        guard let bio = copenssl_socket_bio_new(TLSClientContext.socketMethod, descriptor) else {
+            throw .tlsFailed(detail: "OpenSSL could not set up the connection (\(TLSClientContext.lastError()))")
+        }
         SSL_set_bio(ssl, bio, bio)
         if origin.hostIsIPAddress {
             guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), origin.host) == 1 else {
@@ -253,6 +255,9 @@ final class HTTPConnection {
             let count: Int
             if let ssl {
                 ERR_clear_error()
+                // SSL_ERROR_SYSCALL with errno 0 means the peer closed: a stale errno must not
+                // turn that into a lost connection.
+                errno = 0
                 let result = SSL_read(ssl, scratch.baseAddress, Int32(scratch.count))
                 if result > 0 {
                     count = Int(result)

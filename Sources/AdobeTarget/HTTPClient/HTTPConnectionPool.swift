@@ -41,25 +41,24 @@ final class HTTPConnectionPool: @unchecked Sendable {
     }
 
     final class Worker: @unchecked Sendable {
-        /// The read end of a pipe, polled beside the socket; a byte written to the other end
-        /// interrupts the worker's wait.
+        /// One end of a socket pair, polled beside the connection; a byte written to the other
+        /// end interrupts the worker's wait.
         let wakeDescriptor: Int32
         private let signalDescriptor: Int32
 
         init?() {
             var ends: [Int32] = [-1, -1]
-            guard pipe(&ends) == 0 else { return nil }
-            for end in ends {
-                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            }
+            // Close-on-exec from the start (Glibc's module does not export pipe2): a process
+            // spawned meanwhile must not inherit them.
+            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { return nil }
             wakeDescriptor = ends[0]
             signalDescriptor = ends[1]
         }
 
         func wake() {
             var byte: UInt8 = 1
-            // A full pipe already holds a wake-up; nothing is lost when this write fails.
+            // A full socket buffer already holds a wake-up; nothing is lost when this write fails.
             _ = write(signalDescriptor, &byte, 1)
         }
 
@@ -140,7 +139,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 job.continuation = nil
                 condition.unlock()
                 continuation.resume(
-                    returning: .failure(.connectFailed(detail: "no connection thread could start: pipe: \(errorText(code))")))
+                    returning: .failure(.connectFailed(detail: "no connection thread could start: socketpair: \(errorText(code))")))
                 return
             }
         }
