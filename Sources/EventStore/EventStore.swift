@@ -26,9 +26,12 @@ public protocol EventStore: AnyObject, Sendable {
     /// each group is, in acceptance order, the user's first unfinished job (which must be
     /// due) and the consecutive run after it of jobs that are due or have never been tried
     /// (new jobs wait out the store's first-attempt delay: the group takes them along), so the
-    /// caller may coalesce them into one update (later values win). `limit` bounds the number
-    /// of jobs returned. A lease that is not followed by `recordOutcome` before it expires
-    /// (the process crashed) makes the jobs due again.
+    /// caller may coalesce them into one update (later values win). `limit` bounds each run,
+    /// and users are added while fewer than `limit` jobs came before them, each run whole: the
+    /// total may pass `limit` by the last run. So a run is always cut at the same place, and a
+    /// lease that a crash lost is followed by one carrying at least the same jobs, never an
+    /// older, shorter run that would set a profile back. A lease that is not followed by
+    /// `recordOutcome` before it expires (the process crashed) makes the jobs due again.
     func leaseDueJobs(now: Date, limit: Int, leaseSeconds: Double) throws(StoreError) -> [LeasedJobGroup]
 
     /// Records what happened to leased jobs, atomically for all of them. Jobs already delivered

@@ -48,7 +48,8 @@ extension SQLiteEventStore {
                     candidates.append(userID)
                 }
                 for userID in candidates {
-                    let (run, pendingCount) = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit - leased)
+                    // The whole run (up to `limit`), however many jobs came before: see the protocol.
+                    let (run, pendingCount) = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit)
                     guard !run.isEmpty else { continue }
                     newlyLeased += pendingCount
                     let mark = try db.cachedStatement(sql: """

@@ -18,8 +18,9 @@ extension PostgresEventStore {
     ///    locked users' unfinished jobs in acceptance order, skips users with an unexpired
     ///    lease ($1 now), keeps each user's run from a due head: the following jobs up to the
     ///    first that blocks, one not due unless never tried (a job waiting out
-    ///    `firstAttemptDelaySeconds` joins the first's lease: coalescing), at most $2 jobs in
-    ///    all in lock order, and marks them in flight until $3 for replica $4.
+    ///    `firstAttemptDelaySeconds` joins the first's lease: coalescing), at most $5 jobs a
+    ///    user; users in lock order while fewer than $2 jobs came before them, each run whole;
+    ///    and marks them in flight until $3 for replica $4.
     static let leaseLockStatement = """
         SELECT set_config('adobe_target_destination.locked', coalesce(array_agg(u ORDER BY o)::text, '{}'), true)
         FROM unnest($1::text[]) WITH ORDINALITY AS c(u, o)
@@ -33,7 +34,7 @@ extension PostgresEventStore {
             SELECT j.id, users.o, j.next_attempt_at > $1::bigint AND (j.k = 1 OR j.state <> 0 OR j.attempts <> 0) AS blocks
             FROM users CROSS JOIN LATERAL (
                 SELECT id, next_attempt_at, state, attempts, row_number() OVER (ORDER BY id) AS k
-                FROM jobs WHERE jobs.user_id = users.u AND state < 2 ORDER BY id LIMIT $2::integer
+                FROM jobs WHERE jobs.user_id = users.u AND state < 2 ORDER BY id LIMIT $5::integer
             ) AS j
             WHERE NOT EXISTS (
                 SELECT 1 FROM jobs AS l WHERE l.user_id = users.u AND l.state = 1 AND l.lease_expires_at > $1::bigint
@@ -44,8 +45,12 @@ extension PostgresEventStore {
             FROM unfinished
         ),
         chosen AS (
-            SELECT id, o FROM (SELECT id, o, row_number() OVER (ORDER BY o, id) AS n FROM runs WHERE blocked = 0) AS r
-            WHERE n <= $2::integer
+            SELECT id, o FROM (
+                SELECT id, o, min(n) OVER (PARTITION BY o) AS first FROM (
+                    SELECT id, o, row_number() OVER (ORDER BY o, id) AS n FROM runs WHERE blocked = 0
+                ) AS numbered
+            ) AS r
+            WHERE first <= $2::integer
         )
         UPDATE jobs SET state = 1, next_attempt_at = $3::bigint, lease_expires_at = $3::bigint, lease_owner = $4::text
         FROM chosen WHERE jobs.id = chosen.id AND jobs.state < 2
@@ -115,6 +120,7 @@ extension PostgresEventStore {
                                           parameters: [.text(PostgresArray.text(chunk)), .text(userLockSpace)]),
                         PostgresStatement(name: "lease_mark", sql: Self.leaseMarkStatement, parameters: [
                             .text("\(nowMs)"), .text("\(limit - leased)"), .text("\(expiryMs)"), .text(replicaID),
+                            .text("\(limit)"),
                         ]),
                     ])
                     guard results.count == 2 else {

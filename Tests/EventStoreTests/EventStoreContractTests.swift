@@ -217,6 +217,25 @@ struct EventStoreContractTests {
     }
 
     @Test(arguments: StoreFactory.all)
+    func theLimitCapsEachRunButNeverCutsTheLastUsersRun(factory: StoreFactory) throws {
+        let options = StoreOptions()
+        try withStore(factory, options) { store, _ in
+            _ = try store.appendAndWait([identify("a1", user: "A"), identify("a2", user: "A"), identify("a3", user: "A")])
+            _ = try store.appendAndWait([identify("b1", user: "B"), identify("b2", user: "B"), identify("b3", user: "B")])
+            _ = try store.appendAndWait([identify("c1", user: "C")])
+            // A's run (3) leaves room under the limit of 4, so B comes too, whole: were it cut
+            // to b1, a re-lease after a crash could send b1 alone after b1–b3 had been sent.
+            // C comes after 6 jobs: not this time.
+            let groups = try store.leaseDueJobs(now: options.clock.now, limit: 4, leaseSeconds: 30)
+            #expect(describe(groups) == ["A": ["a1", "a2", "a3"], "B": ["b1", "b2", "b3"]])
+            // Each run is capped at the limit.
+            _ = try store.appendAndWait((1...5).map { identify("d\($0)", user: "D") })
+            let capped = try store.leaseDueJobs(now: options.clock.now, limit: 4, leaseSeconds: 30)
+            #expect(describe(capped) == ["C": ["c1"], "D": ["d1", "d2", "d3", "d4"]])
+        }
+    }
+
+    @Test(arguments: StoreFactory.all)
     func anInFlightJobBlocksLaterJobsOfTheSameUserOnly(factory: StoreFactory) throws {
         let options = StoreOptions()
         try withStore(factory, options) { store, _ in
