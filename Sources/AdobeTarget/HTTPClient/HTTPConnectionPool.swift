@@ -41,24 +41,27 @@ final class HTTPConnectionPool: @unchecked Sendable {
     }
 
     final class Worker: @unchecked Sendable {
-        /// One end of a socket pair, polled beside the connection; a byte written to the other
+        /// The read end of a pipe, polled beside the connection; a byte written to the other
         /// end interrupts the worker's wait.
         let wakeDescriptor: Int32
         private let signalDescriptor: Int32
 
         init?() {
             var ends: [Int32] = [-1, -1]
-            // Close-on-exec from the start (Glibc's module does not export pipe2): a process
-            // spawned meanwhile must not inherit them.
-            let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-            guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { return nil }
+            // Glibc's Swift module exports neither pipe2 nor SOCK_CLOEXEC in every build, so
+            // close-on-exec is set just after: `serve` spawns no processes meanwhile.
+            guard pipe(&ends) == 0 else { return nil }
+            for end in ends {
+                _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+            }
             wakeDescriptor = ends[0]
             signalDescriptor = ends[1]
         }
 
         func wake() {
             var byte: UInt8 = 1
-            // A full socket buffer already holds a wake-up; nothing is lost when this write fails.
+            // A full pipe already holds a wake-up; nothing is lost when this write fails.
             _ = write(signalDescriptor, &byte, 1)
         }
 
@@ -139,7 +142,7 @@ final class HTTPConnectionPool: @unchecked Sendable {
                 job.continuation = nil
                 condition.unlock()
                 continuation.resume(
-                    returning: .failure(.connectFailed(detail: "no connection thread could start: socketpair: \(errorText(code))")))
+                    returning: .failure(.connectFailed(detail: "no connection thread could start: pipe: \(errorText(code))")))
                 return
             }
         }
