@@ -756,6 +756,9 @@ private struct Reader: ~Copyable {
 
     // MARK: Numbers
 
+    /// Inlined into the value loop, its one call site (as `readKeyAndColon` is, and for the same
+    /// reason): parse 145.6k -> 144.8k instructions per sample pass.
+    @_transparent
     mutating func readNumber() throws(JSONParseError) -> Double {
         let start = position
         var index = position
