@@ -657,6 +657,21 @@ private struct Reader: ~Copyable {
     func firstSpecialByte(from index: Int) -> Int {
         var index = index
         #if _endian(little)
+        // Sixteen bytes at a time while that many remain: read as signed lanes, one compare
+        // (`< 0x20`) catches both control characters and non-ASCII bytes (0x80... are negative),
+        // so a block costs three lane compares. The flagged lanes are all-ones bytes; seen as two
+        // words, the lowest set byte is the first special byte.
+        let quotes16 = SIMD16<Int8>(repeating: Int8(bitPattern: quote))
+        let backslashes16 = SIMD16<Int8>(repeating: Int8(bitPattern: backslash))
+        let spaces16 = SIMD16<Int8>(repeating: 0x20)
+        while index &+ 16 <= count {
+            let lanes = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<Int8>.self)
+            let special = (lanes .== quotes16) .| (lanes .== backslashes16) .| (lanes .< spaces16)
+            let words = unsafeBitCast(special, to: SIMD2<UInt64>.self)
+            if words[0] != 0 { return index &+ words[0].trailingZeroBitCount &>> 3 }
+            if words[1] != 0 { return index &+ 8 &+ words[1].trailingZeroBitCount &>> 3 }
+            index &+= 16
+        }
         // Eight bytes at a time: each test sets the high bit of the bytes it matches, and the
         // lowest flagged byte is exact (false positives can only appear above a real match).
         let ones: UInt64 = 0x0101_0101_0101_0101
