@@ -1,0 +1,1 @@
+../EventStoreTests/StoreContractSupport.swift
