@@ -49,7 +49,7 @@ extension SQLiteEventStore {
                 }
                 for userID in candidates {
                     // The whole run (up to `limit`), however many jobs came before: see the protocol.
-                    let (run, pendingCount) = try Self.dueRun(db, userID: userID, now: nowMs, limit: limit)
+                    let (run, pendingCount) = try self.dueRun(db, userID: userID, now: nowMs, limit: limit)
                     guard !run.isEmpty else { continue }
                     newlyLeased += pendingCount
                     let mark = try db.cachedStatement(sql: """
@@ -107,16 +107,26 @@ extension SQLiteEventStore {
     /// is what coalescing is for); it stops at a job scheduled later after a failed attempt.
     /// Also counts the jobs that were pending (the others are expired leases, already counted
     /// as in flight).
-    private static func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([DueJob], Int) {
+    /// Runs on the writer thread (inside a group), which owns `unfinishedByUser`.
+    private func dueRun(_ db: Database, userID: String, now: Int64, limit: Int) throws -> ([DueJob], Int) {
         let statement = try db.cachedStatement(sql: """
             SELECT id, eventSeq, messageId, mappingID, payload, attempts, createdAt, enqueuedAt, nextAttemptAt,
-                   firstProfileNotFoundAt, lastStatus, lastBody, state
-            FROM jobs INDEXED BY jobs_user WHERE userID = ? AND state < 2 ORDER BY id LIMIT ?
+                   firstProfileNotFoundAt, lastStatus, lastBody, state, userID
+            FROM jobs WHERE id = ?
             """)
-        let rows = try Row.fetchCursor(statement, arguments: [userID, limit])
+        let user = UnfinishedJobsByUser.hash(userID: userID)
         var run: [DueJob] = []
         var pendingCount = 0
-        while let row = try rows.next() {
+        var finished: [JobID] = []
+        defer { for id in finished { unfinishedByUser.remove(id, user: user) } }
+        for id in unfinishedByUser.jobs(ofUser: user) {
+            guard run.count < limit else { break }
+            // The index may hold more than the truth (see UnfinishedJobsByUser): the row decides.
+            guard let row = try Row.fetchOne(statement, arguments: [id]), (row["state"] as Int) < JobState.delivered.rawValue else {
+                finished.append(id)
+                continue
+            }
+            guard let rowUser: String = row["userID"], rowUser.utf8.elementsEqual(userID.utf8) else { continue }
             let nextAttemptAt: Int64 = row["nextAttemptAt"]
             let isPending = (row["state"] as Int) == JobState.pending.rawValue
             if nextAttemptAt > now {
@@ -126,9 +136,9 @@ extension SQLiteEventStore {
             run.append(DueJob(
                 id: row["id"], eventSequence: row["eventSeq"], messageId: row["messageId"], mappingID: row["mappingID"],
                 payload: (row["payload"] as Data?).map { Array($0) } ?? [], attempts: row["attempts"],
-                createdAt: date(row["createdAt"] as Int64), enqueuedAt: date(row["enqueuedAt"] as Int64),
-                firstProfileNotFoundAt: date(row["firstProfileNotFoundAt"] as Int64?),
-                lastAnswer: answer(status: row["lastStatus"], body: row["lastBody"])))
+                createdAt: Self.date(row["createdAt"] as Int64), enqueuedAt: Self.date(row["enqueuedAt"] as Int64),
+                firstProfileNotFoundAt: Self.date(row["firstProfileNotFoundAt"] as Int64?),
+                lastAnswer: Self.answer(status: row["lastStatus"], body: row["lastBody"])))
         }
         return (run, pendingCount)
     }
@@ -173,14 +183,19 @@ extension SQLiteEventStore {
                 """
         }
         let (finished, released) = try groupWrite("recording the outcome of \(jobIDs.count) job(s)") { db -> (Int, Int) in
-            let stateOfJob = try db.cachedStatement(sql: "SELECT state FROM jobs WHERE id = ?")
+            let stateOfJob = try db.cachedStatement(sql: "SELECT state, userID FROM jobs WHERE id = ?")
             let statement = try db.cachedStatement(sql: update)
             var finished = 0
             var released = 0
             for id in jobIDs {
                 // Finished jobs are left alone: a late or repeated outcome changes nothing.
-                guard let state = try Int.fetchOne(stateOfJob, arguments: [id]), state < JobState.delivered.rawValue else { continue }
+                guard let job = try Row.fetchOne(stateOfJob, arguments: [id]) else { continue }
+                let state: Int = job["state"]
+                guard state < JobState.delivered.rawValue else { continue }
                 if state == JobState.inFlight.rawValue { released += 1 }
+                if case .retry = outcome {} else if let userID: String = job["userID"] {
+                    self.unfinishedByUser.remove(id, user: UnfinishedJobsByUser.hash(userID: userID))
+                }
                 switch outcome {
                 case .delivered(let at):
                     try statement.execute(arguments: [Self.milliseconds(at), id])
@@ -242,6 +257,12 @@ extension SQLiteEventStore {
                 selection = "state = 3"
             }
             let skipped = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE \(selection) AND payload IS NULL") ?? 0
+            let replayed = try Row.fetchCursor(db, sql: """
+                SELECT id, userID FROM jobs WHERE \(selection) AND payload IS NOT NULL AND userID IS NOT NULL
+                """)
+            while let row = try replayed.next() {
+                self.unfinishedByUser.insert(row["id"], user: UnfinishedJobsByUser.hash(userID: row["userID"]))
+            }
             try db.execute(sql: """
                 UPDATE jobs SET state = 0, attempts = 0, enqueuedAt = ?1, nextAttemptAt = ?1, leaseExpiresAt = NULL,
                     firstProfileNotFoundAt = NULL, deadReason = NULL, deadMessage = NULL, finishedAt = NULL

@@ -46,6 +46,9 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
     private var dedup: DedupIndex
+    /// Writer thread only (group bodies run there): appends, leases, outcomes and replays
+    /// change it inside their transactions, journalled until the transaction commits.
+    var unfinishedByUser: UnfinishedJobsByUser
     private var lastPurge: Date
     private let checkpointer: Checkpointer?
     private let writerExited = DispatchSemaphore(value: 0)
@@ -94,8 +97,9 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             }
             nextSequence = lastSequence + 1
             unfinishedJobs = unfinished
-            dedup = try pool.read { db in
-                try Self.loadDedupIndex(db, since: now - Int64(configuration.dedupWindow * 1000))
+            (dedup, unfinishedByUser) = try pool.read { db in
+                (try Self.loadDedupIndex(db, since: now - Int64(configuration.dedupWindow * 1000)),
+                 try Self.loadUnfinishedJobs(db))
             }
         } catch {
             Foundation.close(lockFileDescriptor)
@@ -120,7 +124,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         thread.start()
         logger.info("event store opened", metadata: [
             "path": "\(path)", "unfinishedJobs": "\(unfinishedJobs)", "nextSequence": "\(nextSequence)",
-            "dedupEntries": "\(dedup.count)",
+            "dedupEntries": "\(dedup.count)", "unfinishedJobsIndexed": "\(unfinishedByUser.count)",
         ])
     }
 
@@ -138,6 +142,19 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             let messageId: String = row["messageId"]
             index.insert(hash: DedupIndex.hash(messageId), sequence: row["seq"], acceptedAt: receivedAt)
         }
+        return index
+    }
+
+    /// Rebuilds the per-user index of unfinished jobs from the jobs table.
+    private static func loadUnfinishedJobs(_ db: Database) throws -> UnfinishedJobsByUser {
+        var index = UnfinishedJobsByUser()
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT id, userID FROM jobs INDEXED BY jobs_due WHERE state < 2 AND userID IS NOT NULL
+            """)
+        while let row = try rows.next() {
+            index.insert(row["id"], user: UnfinishedJobsByUser.hash(userID: row["userID"]))
+        }
+        index.forgetJournal()
         return index
     }
 
@@ -205,6 +222,8 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     struct PreparedJob {
         var mappingID: ByteSpan
         var userID: ByteSpan?
+        /// `UnfinishedJobsByUser.hash` of the user id (0 for a mapping error).
+        var userHash: UInt64
         /// Compact JSON of the payload, or `nil` for a mapping error.
         var payload: ByteSpan?
         var mappingError: ByteSpan?
@@ -252,12 +271,12 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                         let payloadOffset = prepared.bytes.count
                         JSONSerializer.serialize(payload, into: &prepared.bytes)
                         prepared.jobs.append(PreparedJob(
-                            mappingID: mapping, userID: user,
+                            mappingID: mapping, userID: user, userHash: UnfinishedJobsByUser.hash(userID: userID),
                             payload: ByteSpan(offset: payloadOffset, count: prepared.bytes.count - payloadOffset),
                             mappingError: nil))
                     case .mappingError(let mappingID, let userID, let message):
                         prepared.jobs.append(PreparedJob(
-                            mappingID: append(mappingID), userID: userID.map { append($0) }, payload: nil,
+                            mappingID: append(mappingID), userID: userID.map { append($0) }, userHash: 0, payload: nil,
                             mappingError: append(message)))
                     }
                 }
@@ -418,7 +437,18 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     /// completions) it runs at once on its own.
     func groupWrite<T>(_ operation: String, _ body: @escaping (Database) throws -> T) throws(StoreError) -> T {
         let onWriter = condition.withLock { writerThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
-        if onWriter { return try write(operation, body) }
+        if onWriter {
+            // Outside any group: this transaction alone decides what of the index stays.
+            let mark = unfinishedByUser.journalMark
+            do {
+                let value = try write(operation, body)
+                if mark == 0 { unfinishedByUser.forgetJournal() }
+                return value
+            } catch {
+                unfinishedByUser.rollBack(to: mark)
+                throw error
+            }
+        }
         let outcome = WriteOutcome<T>()
         let request = PendingWrite(
             operation: operation,
@@ -478,7 +508,12 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             }
         }
         // The commit itself failed after the body succeeded: its acceptances never happened.
-        if case .failure = outcome { index.removeLast(insertedBeforeCommit) }
+        if case .failure = outcome {
+            index.removeLast(insertedBeforeCommit)
+            unfinishedByUser.rollBack(to: 0)
+        } else {
+            unfinishedByUser.forgetJournal()
+        }
         swap(&index, &dedup)
         switch outcome {
         case .failure(let error):
@@ -612,6 +647,16 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                             result.newUnfinishedJobs += 1
                         }
                     }
+                    // The writer is the only inserter, so the rows took consecutive ids up to
+                    // the last one (SQLite gives a row without an id the largest id plus one).
+                    if !jobRows.isEmpty {
+                        let firstJobID = db.lastInsertedRowID - Int64(jobRows.count) + 1
+                        for (position, row) in jobRows.enumerated() {
+                            let job = prepared.jobs[row.job]
+                            guard job.mappingError == nil else { continue }
+                            unfinishedByUser.insert(firstJobID + Int64(position), user: job.userHash)
+                        }
+                    }
                 }
                 result.receipts.append(.success(AppendReceipt(events: statuses.enumerated().map { position, status in
                     AppendReceipt.Entry(sequence: firstSequence + Int64(position), status: status)
@@ -621,12 +666,14 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             try writeBufferedAdobeCalls(db)
             result.writeFailures = Array(repeating: nil, count: writes.count)
             for (index, write) in writes.enumerated() {
+                let mark = unfinishedByUser.journalMark
                 do {
                     try db.inSavepoint {
                         try write.run(db)
                         return .commit
                     }
                 } catch {
+                    unfinishedByUser.rollBack(to: mark)
                     // Some SQLite errors (disk full, I/O) abort the whole transaction; then
                     // nothing of the group may be reported as stored.
                     guard db.isInsideTransaction else { throw error }

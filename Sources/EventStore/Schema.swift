@@ -64,6 +64,11 @@ enum Schema {
                     ('accepted', 0), ('rejected', 0), ('duplicate', 0), ('delivered', 0), ('dead', 0);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // Replaced by the in-memory UnfinishedJobsByUser: with a backlog, its random
+            // insertions cost a page write per ingested job.
+            try db.execute(sql: "DROP INDEX jobs_user")
+        }
         return migrator
     }
 

@@ -195,6 +195,51 @@ struct SQLiteEventStoreTests {
         #expect(try store.appendAndWait([identify("c")]).acceptedCount == 1)
     }
 
+    /// Each user's unfinished jobs are indexed in memory (UnfinishedJobsByUser), rebuilt at
+    /// open: partly delivered backlogs must come back whole and in order.
+    @Test func usersBacklogsAreLeasedInOrderAfterAReopen() throws {
+        let directory = try TemporaryDirectory()
+        let later = Date().addingTimeInterval(60)
+        do {
+            let store = try SQLiteEventStore(directory: directory.path)
+            defer { store.close() }
+            for position in 1...4 {
+                _ = try store.appendAndWait(["A", "B", "C"].map { identify("\($0.lowercased())\(position)", user: $0) })
+            }
+            let first = try store.leaseDueJobs(now: later, limit: 2, leaseSeconds: 60)
+            let delivered = first.filter { $0.userID == "A" }.flatMap { $0.jobs.map(\.id) }
+            #expect(delivered.count == 2)
+            try store.recordOutcome(delivered, .delivered(at: later))
+            _ = try store.replayDeadLetters(ids: nil)
+        }
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        #expect(describe(try store.leaseDueJobs(now: later, limit: 10, leaseSeconds: 60)) == [
+            "A": ["a3", "a4"], "B": ["b1", "b2", "b3", "b4"], "C": ["c1", "c2", "c3", "c4"],
+        ])
+    }
+
+    /// An outcome whose savepoint rolls back (here a trigger refuses the second job) must
+    /// leave the first job unfinished in the in-memory index as well as in the table.
+    @Test func anOutcomeThatRollsBackLeavesItsJobsLeasable() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let later = Date().addingTimeInterval(60)
+        _ = try store.appendAndWait([identify("a1", user: "A"), identify("a2", user: "A")])
+        try store.pool.write { db in
+            try db.execute(sql: """
+                CREATE TRIGGER refuse_a2 BEFORE UPDATE OF state ON jobs WHEN NEW.state = 2 AND OLD.messageId = 'a2'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        let ids = try store.leaseDueJobs(now: later, limit: 10, leaseSeconds: 60).flatMap { $0.jobs.map(\.id) }
+        #expect(ids.count == 2)
+        #expect(throws: StoreError.self) { try store.recordOutcome(ids, .delivered(at: later)) }
+        try store.recordOutcome(ids, .retry(nextAttemptAt: later, status: 500, body: nil, profileNotFound: false))
+        #expect(describe(try store.leaseDueJobs(now: later, limit: 10, leaseSeconds: 60)) == ["A": ["a1", "a2"]])
+    }
+
     @Test func adobeCallsAreCountedAtOnceAndWrittenWithoutAnAppend() throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteEventStore(directory: directory.path)
