@@ -52,10 +52,20 @@ LUA=scripts/bench/ingest-batch.lua
 echo "warming up ..."
 DURATION=2 measure "http://127.0.0.1:$OUR_PORT/webhook" -s "$LUA" >/dev/null
 echo "measuring (wrk -t1 -c${CONNECTIONS:-32} -d${DURATION:-10}s, $EVENTS events ≈ $((BATCH_BYTES / 1024)) KB a batch) ..."
+stored_events() {
+    curl -fs "http://127.0.0.1:$OUR_PORT/metrics" | awk '/^segment_ingest_events_total\{.*outcome="stored"/ { s += $2 } END { print s + 0 }'
+}
+# The server's CPU time (user + system, in clock ticks) per stored event over the measurement:
+# steadier than events/s on a shared machine, and what a change to the ingest path moves.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+TICKS_BEFORE=$(cpu_ticks); STORED_BEFORE=$(stored_events)
 read -r OURS_RPS OURS_P50 OURS_P99 OURS_BAD < <(measure "http://127.0.0.1:$OUR_PORT/webhook" -s "$LUA")
+TICKS_AFTER=$(cpu_ticks); STORED_AFTER=$(stored_events)
+CPU_US_PER_EVENT=$(awk -v t=$((TICKS_AFTER - TICKS_BEFORE)) -v hz="$(getconf CLK_TCK)" -v n=$((STORED_AFTER - STORED_BEFORE)) \
+    'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }')
 read -r NGINX_RPS NGINX_P50 NGINX_P99 NGINX_BAD < <(measure "http://127.0.0.1:$NGINX_PORT/webhook" -s "$LUA")
 RSS_KB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
-STORED=$(curl -fs "http://127.0.0.1:$OUR_PORT/metrics" | awk '/^segment_ingest_events_total\{.*outcome="stored"/ { s += $2 } END { print s + 0 }')
+STORED=$(stored_events)
 
 echo
 printf "%-22s %12s %12s %9s %9s %10s %9s\n" "target" "batches/s" "events/s" "p50 ms" "p99 ms" "non-2xx" "RSS MiB"
@@ -63,4 +73,4 @@ printf "%-22s %12.0f %12.0f %9s %9s %10s %9.0f\n" "serve /webhook" "$OURS_RPS" "
     "$OURS_P50" "$OURS_P99" "$OURS_BAD" "$(awk -v k="$RSS_KB" 'BEGIN{print k/1024}')"
 printf "%-22s %12.0f %12.0f %9s %9s %10s %9s\n" "nginx return 200" "$NGINX_RPS" "$(awk -v r="$NGINX_RPS" -v e=$EVENTS 'BEGIN{print r*e}')" \
     "$NGINX_P50" "$NGINX_P99" "$NGINX_BAD" "-"
-echo "ratio serve/nginx: $(ratio "$OURS_RPS" "$NGINX_RPS")   events accepted by the store (metrics): $STORED"
+echo "ratio serve/nginx: $(ratio "$OURS_RPS" "$NGINX_RPS")   events accepted by the store (metrics): $STORED   server CPU per event: $CPU_US_PER_EVENT µs"

@@ -54,6 +54,10 @@ public struct DeliveryConfiguration: Sendable, Equatable {
     public var leaseBatchSize: Int = 64
     /// How long the queue sleeps when nothing is due (new jobs and `retryNow` wake it sooner).
     public var idlePollSeconds: Double = 0.5
+    /// While notified jobs are still to become due, the queue leases at most this often:
+    /// ingest notifies once per request, and a lease per request would cost the store a write
+    /// each time (the ingest bench measured 16.6 µs of CPU per event with that, 13.6 without).
+    public var newJobsPollSeconds: Double = 0.05
     /// How long to wait after the store failed before trying again.
     public var storeErrorRetrySeconds: Double = 1
     /// How often the queue-depth and oldest-pending-age gauges are refreshed.
@@ -109,6 +113,7 @@ public struct DeliveryConfiguration: Sendable, Equatable {
         positive(adobeRequestTimeoutSeconds, "adobeRequestTimeoutSeconds")
         positive(leaseSeconds, "leaseSeconds")
         positive(idlePollSeconds, "idlePollSeconds")
+        positive(newJobsPollSeconds, "newJobsPollSeconds")
         positive(storeErrorRetrySeconds, "storeErrorRetrySeconds")
         positive(gaugeRefreshSeconds, "gaugeRefreshSeconds")
         if !(0..<1).contains(profileNotFoundJitterFraction) {

@@ -164,6 +164,9 @@ public final class DeliveryQueue: @unchecked Sendable {
         var inFlightDeliveries = 0
         var inFlightJobs = 0
         var lastStoreError: String?
+        /// When the jobs notified since the last lease that did not cover them become due:
+        /// the earliest not yet leased for, and the latest.
+        var newJobs: (earliest: Date, latest: Date)?
     }
 
     private let lock = NSLock()
@@ -269,9 +272,42 @@ public final class DeliveryQueue: @unchecked Sendable {
         return moved
     }
 
-    /// Tells the queue that new jobs were stored, so that it does not wait for its next poll.
-    public func notifyJobsAdded() {
-        wakeContinuation.yield()
+    /// Tells the queue that new jobs were stored and become due in `dueInSeconds` (the
+    /// store's first-attempt delay), so that it leases them then instead of at its next poll.
+    /// Cheap enough to call once per ingest request: only a notification that moves the next
+    /// lease earlier wakes the dispatcher.
+    public func notifyJobsAdded(dueInSeconds: Double = 0) {
+        let dueAt = clock.now().addingTimeInterval(max(0, dueInSeconds))
+        let wake = lock.withLock { () -> Bool in
+            guard let pending = state.newJobs else {
+                state.newJobs = (dueAt, dueAt)
+                return true
+            }
+            state.newJobs = (min(pending.earliest, dueAt), max(pending.latest, dueAt))
+            return dueAt < pending.earliest
+        }
+        if wake { wakeContinuation.yield() }
+    }
+
+    /// A lease runs at `now`: it covers the notified jobs due by then. Those due later are
+    /// leased for at their time or, when that is unknown (somewhere before `latest`), after
+    /// `newJobsPollSeconds`.
+    private func noteLease(at now: Date) {
+        lock.withLock {
+            guard let pending = state.newJobs else { return }
+            if pending.latest <= now {
+                state.newJobs = nil
+            } else if pending.earliest <= now {
+                state.newJobs = (min(pending.latest, now.addingTimeInterval(configuration.newJobsPollSeconds)), pending.latest)
+            }
+        }
+    }
+
+    /// How long the dispatcher may sleep with nothing due: until notified jobs become due.
+    private func idleSleepSeconds() -> Double {
+        let earliest = lock.withLock { state.newJobs?.earliest }
+        guard let earliest else { return configuration.idlePollSeconds }
+        return min(configuration.idlePollSeconds, max(0, earliest.timeIntervalSince(clock.now())))
     }
 
     public var stats: DeliveryStats {
@@ -344,7 +380,7 @@ public final class DeliveryQueue: @unchecked Sendable {
                     }
                     buffer = await lease(limit: configuration.leaseBatchSize)
                     if buffer.isEmpty {
-                        await sleep(&wakeups, seconds: configuration.idlePollSeconds)
+                        await sleep(&wakeups, seconds: idleSleepSeconds())
                         continue
                     }
                 }
@@ -455,8 +491,10 @@ public final class DeliveryQueue: @unchecked Sendable {
     private func lease(limit: Int) async -> [LeasedRun] {
         do {
             let leaseSeconds = configuration.leaseSeconds
-            let groups = try await onStore { [store, clock] () throws(StoreError) in
-                try store.leaseDueJobs(now: clock.now(), limit: limit, leaseSeconds: leaseSeconds)
+            let groups = try await onStore { [self] () throws(StoreError) in
+                let now = clock.now()
+                noteLease(at: now)
+                return try store.leaseDueJobs(now: now, limit: limit, leaseSeconds: leaseSeconds)
             }
             storeSucceeded()
             return groups.map(LeasedRun.init)

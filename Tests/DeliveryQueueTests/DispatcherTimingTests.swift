@@ -79,6 +79,56 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
         }
     }
 
+    /// Ingest notifies once per request. Jobs not yet due (the coalescing delay) must not
+    /// cost a lease per notification: each is a store write that ingest commits wait behind.
+    @Test func notificationsOfJobsNotYetDueShareLeases() async throws {
+        let harness = try QueueHarness()
+        let store = InstrumentedStore(harness.store)
+        var configuration = DeliveryConfiguration.fast
+        configuration.idlePollSeconds = 5
+        configuration.newJobsPollSeconds = 0.2
+        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
+                                      clock: harness.clock.deliveryClock)
+        try await harness.run(queue) { () async throws in
+            #expect(await eventually { store.leases >= 1 })
+            let before = store.leases
+            let started = ContinuousClock.now
+            for _ in 0..<200 {
+                queue.notifyJobsAdded(dueInSeconds: 0.5)
+                try await Task.sleep(nanoseconds: 5_000_000)
+            }
+            try await Task.sleep(nanoseconds: 500_000_000)
+            let leases = store.leases - before
+            let elapsed = (ContinuousClock.now - started).seconds
+            // One at the first notification, then one per poll interval once jobs come due.
+            #expect(leases <= Int(elapsed / configuration.newJobsPollSeconds) + 3,
+                    "\(leases) leases in \(elapsed) s for 200 notifications; the poll interval is \(configuration.newJobsPollSeconds) s")
+        }
+    }
+
+    /// A job notified as due later is leased when it comes due, not at the next idle poll.
+    @Test func aNotifiedJobIsDeliveredWhenItComesDue() async throws {
+        let harness = try QueueHarness(firstAttemptDelaySeconds: 0.3)
+        var configuration = DeliveryConfiguration.fast
+        configuration.idlePollSeconds = 30
+        configuration.newJobsPollSeconds = 0.1
+        let delivered = LockedValues()
+        let sender = ScriptedSender { _ in
+            delivered.append(1)
+            return AdobeOutcomes.result(.delivered)
+        }
+        let store = InstrumentedStore(harness.store)
+        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: sender,
+                                      clock: harness.clock.deliveryClock)
+        try await harness.run(queue) { () async throws in
+            #expect(await eventually { store.leases >= 1 })
+            try harness.append(userID: "ana", traits: ["plan": "gold"])
+            queue.notifyJobsAdded(dueInSeconds: 0.3)
+            #expect(await eventually(timeout: 5) { delivered.values.count == 1 },
+                    "the job was due 0.3 s after it was stored; the idle poll is 30 s")
+        }
+    }
+
     /// A run's remaining lease is judged by the time it is about to start. The dispatcher
     /// used the time read before the lease call: after a slow lease call (a busy store) it
     /// started the first run with less lease left than its requests may take, so the lease

@@ -23,9 +23,11 @@ final class QueueHarness: @unchecked Sendable {
     let store: SQLiteEventStore
     private var nextMessage = 0
 
-    init() throws {
+    /// `firstAttemptDelaySeconds`: how long after acceptance stored jobs become due.
+    init(firstAttemptDelaySeconds: Double = 0) throws {
         directory = NSTemporaryDirectory() + "delivery-queue-tests-" + UUID().uuidString
         var configuration = SQLiteEventStoreConfiguration()
+        configuration.firstAttemptDelaySeconds = firstAttemptDelaySeconds
         configuration.minFreeDiskBytes = 0
         configuration.automaticPurgeInterval = nil
         let clock = self.clock

@@ -71,7 +71,8 @@ public final class DestinationService: @unchecked Sendable {
                     limits: IngestLimits(
                         webhookBodyBytes: configuration.server.maxBodyBytes, eventBytes: configuration.server.maxEventBytes)),
                 mappings: registry.mappingSet,
-                sink: WakingSink(base: EventStoreSink(store: store), deliveryQueue: deliveryQueue), logger: logger)
+                sink: WakingSink(base: EventStoreSink(store: store), deliveryQueue: deliveryQueue,
+                                 coalesceSeconds: configuration.delivery.coalesceSeconds), logger: logger)
             IngestRoutes.register(on: &router, service: ingest)
             if let adminToken = configuration.admin.token {
                 AdminAPI(
@@ -343,6 +344,8 @@ public struct ServiceStartError: Error, CustomStringConvertible {
 struct WakingSink: IngestEventSink {
     let base: EventStoreSink
     let deliveryQueue: DeliveryQueue
+    /// The store's first-attempt delay: when the stored jobs become due.
+    let coalesceSeconds: Double
 
     func store(
         _ submission: IngestSubmission,
@@ -350,7 +353,7 @@ struct WakingSink: IngestEventSink {
     ) {
         base.store(submission) { [deliveryQueue] result in
             completion(result)
-            if case .success = result { deliveryQueue.notifyJobsAdded() }
+            if case .success = result { deliveryQueue.notifyJobsAdded(dueInSeconds: coalesceSeconds) }
         }
     }
 }
