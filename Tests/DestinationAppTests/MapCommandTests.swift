@@ -2,8 +2,6 @@ import Foundation
 import Testing
 
 @Suite struct MapCommandTests {
-    let samples = Repository.samples
-
     @Test func resolvesTheDefaultUpdateProfileMappingPretty() throws {
         let directory = try TemporaryDirectory()
         let mapping = try directory.write("m.json", #"{"user_id": {"@path": "$.userId"}, "traits": {"name": {"@path": "$.traits.name"}, "n": 1.5}}"#)
@@ -52,7 +50,7 @@ import Testing
     @Test func sampleIdentifyThroughTheShippedMapping() throws {
         let directory = try TemporaryDirectory()
         let mapping = try directory.write("m.json", #"{"user_id": {"@if": {"exists": {"@path": "$.userId"}, "then": {"@path": "$.userId"}, "else": {"@path": "$.anonymousId"}}}, "traits": {"@path": "$.traits"}}"#)
-        let anonymous = samples.appendingPathComponent("identify-anonymous.json").path
+        let anonymous = try Repository.samplePath("identify-anonymous.json")
         let result = try Executable.run(["map", "--mapping", mapping, "--event", anonymous, "--compact"])
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix(#"{"user_id":""#))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 @Suite struct MatchCommandTests {
-    let identify = Repository.samples.appendingPathComponent("identify.json").path
+    var identify: String { get throws { try Repository.samplePath("identify.json") } }
 
     @Test(arguments: [
         (#"type = "identify""#, "true"),
@@ -13,7 +13,7 @@ import Testing
         (#"match(userId, "9798*")"#, "true"),
     ])
     func printsTrueOrFalse(subscription: String, expected: String) throws {
-        let result = try Executable.run(["match", "--subscription", subscription, "--event", identify])
+        let result = try Executable.run(["match", "--subscription", subscription, "--event", try identify])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == expected + "\n")
     }
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func unparsableSubscriptionExitsOneWithThePosition() throws {
-        let result = try Executable.run(["match", "--subscription", #"type = "identify" and"#, "--event", identify])
+        let result = try Executable.run(["match", "--subscription", #"type = "identify" and"#, "--event", try identify])
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("position"))

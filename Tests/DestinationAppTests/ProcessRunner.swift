@@ -92,11 +92,27 @@ enum Repository {
 
     /// The shared sample events, which sit beside the repository (`../shared/samples`) in a
     /// checkout and one level further up in a worktree of the project's workspace.
-    static var samples: URL {
-        let candidates = [
+    private static var sampleDirectories: [URL] {
+        [
             root.deletingLastPathComponent().appendingPathComponent("shared/samples"),
             root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/samples"),
         ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
+    }
+
+    /// The path of the shared sample `name`; when it is missing, the error says where it was
+    /// looked for, rather than a command under test failing on a file that is not there.
+    static func samplePath(_ name: String) throws -> String {
+        let candidates = sampleDirectories.map { $0.appendingPathComponent(name).path }
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw MissingSample(description: """
+                the sample \(name) is at none of \(candidates.joined(separator: ", ")); the tests read the \
+                project's shared/samples beside the repository: clone the repository next to shared/
+                """)
+        }
+        return found
+    }
+
+    struct MissingSample: Error, CustomStringConvertible {
+        var description: String
     }
 }

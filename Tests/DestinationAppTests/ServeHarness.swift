@@ -408,11 +408,7 @@ enum SegmentFixtures {
     /// A payload from the shared samples, which sit beside the repository (`../shared/samples`)
     /// in a checkout and in the project's workspace.
     static func sample(_ name: String) throws -> [UInt8] {
-        let found = Repository.samples.appendingPathComponent(name)
-        guard FileManager.default.fileExists(atPath: found.path) else {
-            throw HTTPTestClient.ClientError(description: "the sample \(name) is not at \(found.path)")
-        }
-        return Array(try Data(contentsOf: found))
+        Array(try Data(contentsOf: URL(fileURLWithPath: try Repository.samplePath(name))))
     }
 
     /// `Authorization` for the Tracking API: HTTP Basic with the write key as user name.
