@@ -17,6 +17,14 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
     /// Leases so far.
     var leases: Int { lock.withLock { leaseCount } }
 
+    /// The leases made while `body` ran, and how long it ran.
+    func leases(during body: () async throws -> Void) async rethrows -> (count: Int, seconds: Double) {
+        let before = leases
+        let started = ContinuousClock.now
+        try await body()
+        return (leases - before, (ContinuousClock.now - started).seconds)
+    }
+
     /// Makes the next leases take these many seconds longer, in order, before they run.
     func delayNextLeases(by seconds: [Double]) { lock.withLock { leaseDelays = seconds } }
 
@@ -68,11 +76,7 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
                 queue.notifyJobsAdded()
                 try await Task.sleep(nanoseconds: 30_000_000)
             }
-            let before = store.leases
-            let started = ContinuousClock.now
-            try await Task.sleep(nanoseconds: 1_000_000_000)
-            let polls = store.leases - before
-            let elapsed = (ContinuousClock.now - started).seconds
+            let (polls, elapsed) = try await store.leases { try await Task.sleep(nanoseconds: 1_000_000_000) }
             // One lease per interval, and one more for a timer that fired as the sleep ended.
             #expect(polls <= Int(elapsed / configuration.idlePollSeconds) + 2,
                     "\(polls) leases in \(elapsed) s while idle; the poll interval is \(configuration.idlePollSeconds) s")
@@ -91,15 +95,13 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
                                       clock: harness.clock.deliveryClock)
         try await harness.run(queue) { () async throws in
             #expect(await eventually { store.leases >= 1 })
-            let before = store.leases
-            let started = ContinuousClock.now
-            for _ in 0..<200 {
-                queue.notifyJobsAdded(dueInSeconds: 0.5)
-                try await Task.sleep(nanoseconds: 5_000_000)
+            let (leases, elapsed) = try await store.leases {
+                for _ in 0..<200 {
+                    queue.notifyJobsAdded(dueInSeconds: 0.5)
+                    try await Task.sleep(nanoseconds: 5_000_000)
+                }
+                try await Task.sleep(nanoseconds: 500_000_000)
             }
-            try await Task.sleep(nanoseconds: 500_000_000)
-            let leases = store.leases - before
-            let elapsed = (ContinuousClock.now - started).seconds
             // One at the first notification, then one per poll interval once jobs come due.
             #expect(leases <= Int(elapsed / configuration.newJobsPollSeconds) + 3,
                     "\(leases) leases in \(elapsed) s for 200 notifications; the poll interval is \(configuration.newJobsPollSeconds) s")
