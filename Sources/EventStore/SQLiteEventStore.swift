@@ -41,7 +41,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     private var lastCommitFailure: StoreError?
     /// Adobe calls per minute not yet written, and those being written by the current
     /// transaction: recording a call must not cost an fsync of its own.
-    private var adobeCallBuffer = AdobeCallBuffer()
+    private let adobeCalls = AdobeCallBuffer()
 
     /// Owned by the writer thread after `init`.
     private var nextSequence: EventSequence
@@ -308,7 +308,7 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && waitingWrites.isEmpty && !isClosing {
-                let timeout = adobeCallBuffer.isEmpty
+                let timeout = adobeCalls.isEmpty
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -344,22 +344,16 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
     static let adobeCallFlushDelay: TimeInterval = 1
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
-        condition.lock()
-        if adobeCallBuffer.add(count, minute: minute) { condition.signal() }
-        condition.unlock()
+        // The writer's wait reads `isEmpty` under `condition`: signalled under it, it cannot
+        // miss this.
+        if adobeCalls.add(count, minute: minute) { condition.withLock { condition.signal() } }
     }
 
-    /// Calls recorded but not yet committed, from `minute` on. While a transaction writes
-    /// them they may be counted twice for a moment: the rate limit errs on the safe side.
-    func bufferedAdobeCalls(since minute: Int64) -> Int {
-        condition.withLock { adobeCallBuffer.count(since: minute) }
-    }
+    /// Calls recorded but not yet committed, from `minute` on.
+    func bufferedAdobeCalls(since minute: Int64) -> Int { adobeCalls.count(since: minute) }
 
-    /// Writes the buffered counts inside the caller's transaction; `finishAdobeCallFlush`
-    /// follows once that transaction committed or failed.
-    private func writeBufferedAdobeCalls(_ db: Database) throws {
-        let calls = condition.withLock { adobeCallBuffer.beginFlush() }
-        guard !calls.isEmpty else { return }
+    /// Writes counts taken from `adobeCalls.beginFlush()` inside the caller's transaction.
+    private static func writeAdobeCalls(_ calls: [Int64: Int], _ db: Database) throws {
         let upsert = try RawStatement(db, sql: """
             INSERT INTO adobe_calls(minute, count) VALUES (?1, ?2) ON CONFLICT(minute) DO UPDATE SET count = count + excluded.count
             """)
@@ -370,17 +364,10 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         }
     }
 
-    private func finishAdobeCallFlush(committed: Bool) {
-        condition.withLock { adobeCallBuffer.finishFlush(committed: committed) }
-    }
-
     private func flushAdobeCalls() {
-        guard condition.withLock({ !adobeCallBuffer.isEmpty }) else { return }
         do {
-            try pool.write { db in try writeBufferedAdobeCalls(db) }
-            finishAdobeCallFlush(committed: true)
+            try adobeCalls.flush { calls in try pool.write { db in try Self.writeAdobeCalls(calls, db) } }
         } catch {
-            finishAdobeCallFlush(committed: false)
             logger.error("recording Adobe call counts failed; they are retried with the next write", metadata: ["error": "\(error)"])
         }
     }
@@ -496,12 +483,15 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
         index.expire(before: now - Int64(configuration.dedupWindow * 1000))
         let depthAtStart = condition.withLock { unfinishedJobs }
         var insertedBeforeCommit = 0
+        // Recorded Adobe calls ride along in the group's transaction.
+        let adobeCallFlush = adobeCalls.beginFlush()
         let outcome: Result<GroupResult, any Error> = Result {
             try pool.writeWithoutTransaction { db -> GroupResult in
                 var written: GroupResult?
                 try db.inTransaction(.immediate) {
                     written = try writeGroup(db, group, writes, now: now, depthAtStart: depthAtStart, dedup: &index)
                     insertedBeforeCommit = written?.dedupInsertions ?? 0
+                    if let adobeCallFlush { try Self.writeAdobeCalls(adobeCallFlush, db) }
                     return .commit
                 }
                 return written!
@@ -524,13 +514,13 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
                 "requests": "\(group.count + writes.count)", "error": "\(failure)",
             ])
-            finishAdobeCallFlush(committed: false)
+            if adobeCallFlush != nil { adobeCalls.finishFlush(committed: false) }
             condition.withLock { lastCommitFailure = failure }
             for request in group { request.completion(.failure(failure)) }
             for write in writes { write.finish(failure) }
         case .success(let result):
             nextSequence = result.nextSequence
-            finishAdobeCallFlush(committed: true)
+            if adobeCallFlush != nil { adobeCalls.finishFlush(committed: true) }
             checkpointer?.noteCommit()
             condition.withLock {
                 unfinishedJobs += result.newUnfinishedJobs
@@ -663,7 +653,6 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
                 })))
             }
             try Self.addToCounters(db, ["accepted": accepted, "rejected": rejected, "duplicate": duplicates, "dead": dead])
-            try writeBufferedAdobeCalls(db)
             result.writeFailures = Array(repeating: nil, count: writes.count)
             for (index, write) in writes.enumerated() {
                 let mark = unfinishedByUser.journalMark

@@ -34,7 +34,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     /// Unfinished jobs as last counted, plus this replica's changes since.
     private var queueDepthEstimate = 0
     private var queueDepthCountedAt = DispatchTime(uptimeNanoseconds: 0)
-    private var adobeCallBuffer = AdobeCallBuffer()
+    private let adobeCalls = AdobeCallBuffer()
     private var isPurging = false
     private var lastPurge: Date
 
@@ -231,7 +231,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         while true {
             condition.lock()
             while waitingAppends.isEmpty && !isClosing {
-                let timeout = adobeCallBuffer.isEmpty || !flushesAdobeCalls
+                let timeout = adobeCalls.isEmpty || !flushesAdobeCalls
                     ? configuration.automaticPurgeInterval.map { min($0, 60) } : Self.adobeCallFlushDelay
                 if let timeout {
                     if !condition.wait(until: Date(timeIntervalSinceNow: timeout)) { break }
@@ -296,19 +296,21 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
         }
         guard !admitted.isEmpty else { return }
         let now = Self.milliseconds(configuration.clock())
+        // Recorded Adobe calls ride along in the flushing writer's group transactions.
+        let adobeCallFlush = flushingAdobeCalls ? adobeCalls.beginFlush() : nil
         do {
             let result: GroupResult
-            if !flushingAdobeCalls || condition.withLock({ adobeCallBuffer.isEmpty }) {
-                // The usual case: the group's one statement is its own transaction.
-                result = try writer.retryingTransientFailures { connection in try writeGroup(connection, admitted, now: now) }
-            } else {
+            if let adobeCallFlush {
                 result = try writer.transaction { connection -> GroupResult in
                     let result = try writeGroup(connection, admitted, now: now)
-                    try writeBufferedAdobeCalls(connection)
+                    try writeAdobeCalls(adobeCallFlush, connection)
                     return result
                 }
+                adobeCalls.finishFlush(committed: true)
+            } else {
+                // The usual case: the group's one statement is its own transaction.
+                result = try writer.retryingTransientFailures { connection in try writeGroup(connection, admitted, now: now) }
             }
-            finishAdobeCallFlush(committed: true)
             condition.withLock {
                 queueDepthEstimate += result.newUnfinishedJobs - reserved
                 committedGroups += 1
@@ -316,7 +318,7 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             }
             for (request, receipt) in zip(admitted, result.receipts) { request.completion(.success(receipt)) }
         } catch {
-            finishAdobeCallFlush(committed: false)
+            if adobeCallFlush != nil { adobeCalls.finishFlush(committed: false) }
             let failure = storeError(error, operation: "storing \(admitted.count) ingest request(s)")
             logger.error("group commit failed; nothing of these requests was stored", metadata: [
                 "requests": "\(admitted.count)", "error": "\(failure)",
@@ -504,20 +506,16 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
     static let adobeCallFlushDelay: TimeInterval = 1
 
     func bufferAdobeCalls(_ count: Int, minute: Int64) {
-        condition.lock()
-        // Every writer may be waiting; only the first flushes.
-        if adobeCallBuffer.add(count, minute: minute) { condition.broadcast() }
-        condition.unlock()
+        // Every writer may be waiting; only the first flushes. Each reads `isEmpty` under
+        // `condition` before it waits: signalled under it, none can miss this.
+        if adobeCalls.add(count, minute: minute) { condition.withLock { condition.broadcast() } }
     }
 
     /// This replica's calls recorded but not yet committed, from `minute` on.
-    func bufferedAdobeCalls(since minute: Int64) -> Int {
-        condition.withLock { adobeCallBuffer.count(since: minute) }
-    }
+    func bufferedAdobeCalls(since minute: Int64) -> Int { adobeCalls.count(since: minute) }
 
-    private func writeBufferedAdobeCalls(_ connection: PostgresConnection) throws {
-        let calls = condition.withLock { adobeCallBuffer.beginFlush() }
-        guard !calls.isEmpty else { return }
+    /// Writes counts taken from `adobeCalls.beginFlush()` inside the caller's transaction.
+    private func writeAdobeCalls(_ calls: [Int64: Int], _ connection: PostgresConnection) throws {
         let minutes = calls.keys.sorted()
         try connection.execute("""
             INSERT INTO adobe_calls(minute, replica, count) SELECT m, $3::text, c FROM unnest($1::bigint[], $2::bigint[]) AS a(m, c)
@@ -525,18 +523,13 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             """, [PostgresArray.int64(minutes), PostgresArray.int64(minutes.map { Int64(calls[$0]!) }), replicaID])
     }
 
-    private func finishAdobeCallFlush(committed: Bool) {
-        condition.withLock { adobeCallBuffer.finishFlush(committed: committed) }
-    }
-
     private func flushAdobeCalls() {
-        guard condition.withLock({ !adobeCallBuffer.isEmpty }) else { return }
         do {
-            if writer.isBroken { try writer.reset() }
-            try writer.transaction { connection in try writeBufferedAdobeCalls(connection) }
-            finishAdobeCallFlush(committed: true)
+            try adobeCalls.flush { calls in
+                if writer.isBroken { try writer.reset() }
+                try writer.transaction { connection in try writeAdobeCalls(calls, connection) }
+            }
         } catch {
-            finishAdobeCallFlush(committed: false)
             logger.error("recording Adobe call counts failed; they are retried with the next write", metadata: ["error": "\(error)"])
         }
     }
