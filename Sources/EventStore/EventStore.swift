@@ -541,3 +541,21 @@ extension AdobeAnswer {
         return String(decoding: bytes[..<end], as: UTF8.self)
     }
 }
+
+/// Times as the stores keep them: integer milliseconds since 1970. Conforming stores get the
+/// conversions as static members.
+public protocol MillisecondTimestamps {}
+
+extension MillisecondTimestamps {
+    public static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    public static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    public static func date(_ milliseconds: Int64?) -> Date? {
+        milliseconds.map { date($0) }
+    }
+}

@@ -10,7 +10,7 @@ import Logging
 /// covers many concurrent requests. Delivery writes (leases, outcomes, replays, settings) join
 /// the same groups, each in a savepoint of its own, so they cost ingest no fsync of their own;
 /// reads use the pool's reader connections.
-public final class SQLiteEventStore: EventStore, @unchecked Sendable {
+public final class SQLiteEventStore: EventStore, MillisecondTimestamps, @unchecked Sendable {
     public static let databaseFileName = "events.sqlite"
 
     let pool: DatabasePool
@@ -848,17 +848,5 @@ public final class SQLiteEventStore: EventStore, @unchecked Sendable {
             return .databaseFailure("\(operation) failed: SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown"); check the data directory's disk and permissions")
         }
         return .databaseFailure("\(operation) failed: \(error)")
-    }
-
-    static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-    }
-
-    static func date(_ milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-
-    static func date(_ milliseconds: Int64?) -> Date? {
-        milliseconds.map { date($0) }
     }
 }

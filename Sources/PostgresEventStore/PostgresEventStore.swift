@@ -14,7 +14,7 @@ import Logging
 /// transaction-scoped advisory lock per user and only hands out a user's jobs when none of
 /// them is leased, so no two replicas ever hold one user's jobs at once (see
 /// `leaseDueJobs(now:limit:leaseSeconds:)`). Everything else runs on a small connection pool.
-public final class PostgresEventStore: EventStore, @unchecked Sendable {
+public final class PostgresEventStore: EventStore, MillisecondTimestamps, @unchecked Sendable {
     let configuration: PostgresEventStoreConfiguration
     let redactedURL: String
     let pool: PostgresConnectionPool
@@ -619,17 +619,5 @@ public final class PostgresEventStore: EventStore, @unchecked Sendable {
             return .databaseFailure("\(operation) failed: PostgreSQL error \(error); check the server's log")
         }
         return .databaseFailure("\(operation) failed: \(error)")
-    }
-
-    static func milliseconds(_ date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-    }
-
-    static func date(_ milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-
-    static func date(_ milliseconds: Int64?) -> Date? {
-        milliseconds.map { date($0) }
     }
 }
