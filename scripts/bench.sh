@@ -49,7 +49,7 @@ if wants pure; then
 fi
 
 if wants ingest; then
-    echo; echo "== durable ingest: 20-event identify batches to /webhook vs nginx =="
+    echo; echo "== durable ingest: 20-event identify batches to /webhook vs nginx and Hummingbird =="
     SAMPLES="$SAMPLES" scripts/bench-ingest.sh
 fi
 
