@@ -13,14 +13,15 @@ struct DedupIndex {
         var sequence: Int64
     }
 
-    private var sequences: [UInt64: Int64] = [:]
+    // Incremental collections: the index reaches millions of entries, and a Dictionary's
+    // growth would hold the writer for tens of milliseconds.
+    private var sequences = ShardedTable<Int64>()
     /// Further sequences for a hash already in `sequences` (distinct messageIds, same hash).
     private var collisions: [UInt64: [Int64]] = [:]
     /// Acceptance order, for expiry from the front.
-    private var order: [Entry] = []
-    private var orderStart = 0
+    private var order = ChunkedQueue<Entry>()
 
-    var count: Int { order.count - orderStart }
+    var count: Int { order.count }
 
     static func hash(_ messageId: String) -> UInt64 {
         UInt64(bitPattern: Int64(messageId.hashValue))
@@ -43,20 +44,16 @@ struct DedupIndex {
 
     /// Forgets messageIds accepted before `cutoff`: later events with them are new again.
     mutating func expire(before cutoff: Int64) {
-        while orderStart < order.count && order[orderStart].acceptedAt < cutoff {
-            remove(order[orderStart])
-            orderStart += 1
-        }
-        if orderStart > 4096 && orderStart * 2 > order.count {
-            order.removeFirst(orderStart)
-            orderStart = 0
+        while let oldest = order.first, oldest.acceptedAt < cutoff {
+            remove(oldest)
+            order.removeFirst()
         }
     }
 
     /// Undoes the last `count` insertions (their transaction rolled back).
     mutating func removeLast(_ count: Int) {
         for _ in 0..<count {
-            guard order.count > orderStart, let entry = order.popLast() else { return }
+            guard let entry = order.removeLast() else { return }
             remove(entry)
         }
     }

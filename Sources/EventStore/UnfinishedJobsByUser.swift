@@ -24,7 +24,7 @@ struct UnfinishedJobsByUser {
         case removed(JobID, user: UInt64)
     }
 
-    private var queues: [UInt64: Queue] = [:]
+    private var queues = ShardedTable<Queue>()
     private var journal: [Change] = []
     private(set) var count = 0
 
