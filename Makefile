@@ -20,7 +20,7 @@ run: release
 	.build/release/$(PRODUCT) serve --config $(CONFIG) --data-dir $(DATA_DIR) --port $(PORT)
 
 test:
-	@scripts/segment-sdk.sh || echo "warning: scripts/segment-sdk.sh failed (offline?); SegmentSDKTests will be skipped" >&2
+	@scripts/segment-sdk.sh || echo "warning: scripts/segment-sdk.sh failed (offline?); SegmentSDKTests will be skipped (with CI=true they fail)" >&2
 	$(SWIFT) build --build-tests
 	scripts/with-test-postgres.sh $(SWIFT) test --skip-build
 

@@ -164,13 +164,19 @@ public final class DeliveryQueue: @unchecked Sendable {
         var inFlightDeliveries = 0
         var inFlightJobs = 0
         var lastStoreError: String?
-        /// When the jobs notified since the last lease that did not cover them become due:
-        /// the earliest not yet leased for, and the latest.
-        var newJobs: (earliest: Date, latest: Date)?
+        /// When the notified jobs not yet covered by a lease become due, ascending, in buckets
+        /// of at most `newJobsPollSeconds`: the dispatcher leases once per bucket, at its end.
+        var newJobsDue: [DueBucket] = []
     }
 
     private let lock = NSLock()
     private var state = State()
+
+    /// Notified jobs due from `start` to `end`; a lease at `end` covers them all.
+    private struct DueBucket {
+        var start: Date
+        var end: Date
+    }
 
     public init(
         configuration: DeliveryConfiguration, store: any EventStore, sender: any ProfileUpdateSending,
@@ -274,40 +280,40 @@ public final class DeliveryQueue: @unchecked Sendable {
 
     /// Tells the queue that new jobs were stored and become due in `dueInSeconds` (the
     /// store's first-attempt delay), so that it leases them then instead of at its next poll.
-    /// Cheap enough to call once per ingest request: only a notification that moves the next
-    /// lease earlier wakes the dispatcher.
+    /// Cheap enough to call once per ingest request: a stream of requests costs one lease per
+    /// `newJobsPollSeconds` at most, and only a notification that moves the next lease
+    /// earlier wakes the dispatcher.
     public func notifyJobsAdded(dueInSeconds: Double = 0) {
         let dueAt = clock.now().addingTimeInterval(max(0, dueInSeconds))
+        let width = configuration.newJobsPollSeconds
         let wake = lock.withLock { () -> Bool in
-            guard let pending = state.newJobs else {
-                state.newJobs = (dueAt, dueAt)
-                return true
+            var buckets = state.newJobsDue
+            defer { state.newJobsDue = buckets }
+            // With a constant delay due times only grow: the new one usually joins the last bucket.
+            let position = buckets.lastIndex { $0.start <= dueAt } ?? -1
+            if position >= 0, dueAt.timeIntervalSince(buckets[position].start) <= width {
+                buckets[position].end = max(buckets[position].end, dueAt)
+                return false
             }
-            state.newJobs = (min(pending.earliest, dueAt), max(pending.latest, dueAt))
-            return dueAt < pending.earliest
+            buckets.insert(DueBucket(start: dueAt, end: dueAt), at: position + 1)
+            return position == -1
         }
         if wake { wakeContinuation.yield() }
     }
 
-    /// A lease runs at `now`: it covers the notified jobs due by then. Those due later are
-    /// leased for at their time or, when that is unknown (somewhere before `latest`), after
-    /// `newJobsPollSeconds`.
+    /// A lease runs at `now`: it covers the buckets that end by then.
     private func noteLease(at now: Date) {
         lock.withLock {
-            guard let pending = state.newJobs else { return }
-            if pending.latest <= now {
-                state.newJobs = nil
-            } else if pending.earliest <= now {
-                state.newJobs = (min(pending.latest, now.addingTimeInterval(configuration.newJobsPollSeconds)), pending.latest)
-            }
+            let covered = state.newJobsDue.prefix { $0.end <= now }.count
+            if covered > 0 { state.newJobsDue.removeFirst(covered) }
         }
     }
 
-    /// How long the dispatcher may sleep with nothing due: until notified jobs become due.
+    /// How long the dispatcher may sleep with nothing due: until the next bucket's jobs are due.
     private func idleSleepSeconds() -> Double {
-        let earliest = lock.withLock { state.newJobs?.earliest }
-        guard let earliest else { return configuration.idlePollSeconds }
-        return min(configuration.idlePollSeconds, max(0, earliest.timeIntervalSince(clock.now())))
+        let next = lock.withLock { state.newJobsDue.first?.end }
+        guard let next else { return configuration.idlePollSeconds }
+        return min(configuration.idlePollSeconds, max(0, next.timeIntervalSince(clock.now())))
     }
 
     public var stats: DeliveryStats {

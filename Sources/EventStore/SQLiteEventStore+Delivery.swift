@@ -352,10 +352,13 @@ extension SQLiteEventStore {
 
     public func adobeCalls(since time: Date) throws(StoreError) -> Int {
         let minute = Self.milliseconds(time) / 60_000
+        // The buffer first: a flush committing between the two reads is then counted twice
+        // (the safe side), never missed.
+        let buffered = bufferedAdobeCalls(since: minute)
         let stored = try read("reading Adobe call counts") { db in
             try Int.fetchOne(db, sql: "SELECT coalesce(sum(count), 0) FROM adobe_calls WHERE minute >= ?", arguments: [minute]) ?? 0
         }
-        return stored + bufferedAdobeCalls(since: minute)
+        return stored + buffered
     }
 
     // MARK: - Inspection

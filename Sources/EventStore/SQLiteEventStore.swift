@@ -117,6 +117,8 @@ public final class SQLiteEventStore: EventStore, MillisecondTimestamps, @uncheck
             checkpointer = nil
         }
 
+        // Read before the writer thread owns them.
+        let (dedupEntries, unfinishedIndexed) = (dedup.count, unfinishedByUser.count)
         // The writer thread keeps the store alive until `close()` stops it.
         let thread = Thread { self.runWriter() }
         thread.name = "EventStore.writer"
@@ -124,7 +126,7 @@ public final class SQLiteEventStore: EventStore, MillisecondTimestamps, @uncheck
         thread.start()
         logger.info("event store opened", metadata: [
             "path": "\(path)", "unfinishedJobs": "\(unfinishedJobs)", "nextSequence": "\(nextSequence)",
-            "dedupEntries": "\(dedup.count)", "unfinishedJobsIndexed": "\(unfinishedByUser.count)",
+            "dedupEntries": "\(dedupEntries)", "unfinishedJobsIndexed": "\(unfinishedIndexed)",
         ])
     }
 
@@ -147,15 +149,14 @@ public final class SQLiteEventStore: EventStore, MillisecondTimestamps, @uncheck
 
     /// Rebuilds the per-user index of unfinished jobs from the jobs table.
     private static func loadUnfinishedJobs(_ db: Database) throws -> UnfinishedJobsByUser {
-        var index = UnfinishedJobsByUser()
+        var jobs: [(id: JobID, user: UInt64)] = []
         let rows = try Row.fetchCursor(db, sql: """
             SELECT id, userID FROM jobs INDEXED BY jobs_due WHERE state < 2 AND userID IS NOT NULL
             """)
         while let row = try rows.next() {
-            index.insert(row["id"], user: UnfinishedJobsByUser.hash(userID: row["userID"]))
+            jobs.append((row["id"], UnfinishedJobsByUser.hash(userID: row["userID"])))
         }
-        index.forgetJournal()
-        return index
+        return UnfinishedJobsByUser(jobs: jobs)
     }
 
     private static func lockDirectory(_ directory: String) throws(StoreError) -> Int32 {

@@ -28,6 +28,14 @@ struct UnfinishedJobsByUser {
     private var journal: [Change] = []
     private(set) var count = 0
 
+    init() {}
+
+    /// The index of these jobs, built without a journal. Sorting first makes every insertion
+    /// an append (read in another order, a user's ids would be inserted mid-array).
+    init(jobs: [(id: JobID, user: UInt64)]) {
+        for job in jobs.sorted(by: { $0.id < $1.id }) { insertWithoutJournal(job.id, user: job.user) }
+    }
+
     static func hash(userID: String) -> UInt64 {
         var userID = userID
         return userID.withUTF8 { hash(utf8: UnsafeRawBufferPointer($0)) }

@@ -158,6 +158,10 @@ public struct ActionMapping: Sendable {
         default:
             return .mappingError("The value at /user_id must be a string.")
         }
+        // Adobe cannot address such a profile, and the store reads ids as C strings.
+        if userID.utf8.contains(0) {
+            return .mappingError("The value at /user_id contains a NUL character (U+0000); no Adobe Target profile id can hold one.")
+        }
         switch fields["traits"] {
         case .object(let traits)?: return .update(userID: userID, traits: traits)
         case nil: return .mappingError("The root value is missing the required field 'traits'.")

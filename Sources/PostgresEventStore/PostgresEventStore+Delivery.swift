@@ -414,10 +414,13 @@ extension PostgresEventStore {
     /// client code, however many replicas share it. Other replicas' last second may be missing.
     public func adobeCalls(since time: Date) throws(StoreError) -> Int {
         let minute = Self.milliseconds(time) / 60_000
+        // The buffer first: a flush committing between the two reads is then counted twice
+        // (the safe side), never missed.
+        let buffered = bufferedAdobeCalls(since: minute)
         let stored = try withConnection("reading Adobe call counts") { connection in
             try connection.count("SELECT coalesce(sum(count), 0) FROM adobe_calls WHERE minute >= $1", ["\(minute)"])
         }
-        return stored + bufferedAdobeCalls(since: minute)
+        return stored + buffered
     }
 
     // MARK: - Inspection

@@ -108,6 +108,29 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
         }
     }
 
+    /// Between two notified due times far apart the queue waits: it does not poll every
+    /// `newJobsPollSeconds` until the later one (sparse traffic with a long coalescing delay).
+    @Test func farApartDueTimesCostOneLeaseEach() async throws {
+        let harness = try QueueHarness()
+        let store = InstrumentedStore(harness.store)
+        var configuration = DeliveryConfiguration.fast
+        configuration.idlePollSeconds = 5
+        configuration.newJobsPollSeconds = 0.05
+        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
+                                      clock: harness.clock.deliveryClock)
+        try await harness.run(queue) { () async throws in
+            #expect(await eventually { store.leases >= 1 })
+            let (leases, elapsed) = try await store.leases {
+                queue.notifyJobsAdded(dueInSeconds: 0.2)
+                queue.notifyJobsAdded(dueInSeconds: 1.2)
+                try await Task.sleep(nanoseconds: 1_500_000_000)
+            }
+            // The wake-up at the first notification, one lease at 0.2 s and one at 1.2 s.
+            #expect(leases <= 5, "\(leases) leases in \(elapsed) s for two due times; polling every 0.05 s would make about 20")
+            #expect(leases >= 2, "\(leases) leases: the due times were not leased for")
+        }
+    }
+
     /// A job notified as due later is leased when it comes due, not at the next idle poll.
     @Test func aNotifiedJobIsDeliveredWhenItComesDue() async throws {
         let harness = try QueueHarness(firstAttemptDelaySeconds: 0.3)

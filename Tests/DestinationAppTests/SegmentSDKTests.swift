@@ -140,7 +140,11 @@ struct SegmentSDK {
             return "\(directory.path)/segment/analytics does not exist"
         }
         do {
-            let result = try runPython(["-c", "import segment.analytics"], timeout: 30)
+            // The pinned version, as scripts/segment-sdk.sh installs it: an older install left in
+            // the folder must not pass for it.
+            let check = "import segment.analytics, sys; from segment.analytics.version import VERSION; sys.exit(0 if VERSION == '2.4.0' else 3)"
+            let result = try runPython(["-c", check], timeout: 30)
+            if result.status == 3 { return "the SDK in \(directory.path) is not version 2.4.0; run scripts/segment-sdk.sh" }
             return result.status == 0 ? nil : "python3 -c 'import segment.analytics' exited \(result.status): \(result.stderr)"
         } catch {
             return "\(error)"

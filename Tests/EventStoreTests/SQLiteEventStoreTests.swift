@@ -206,17 +206,44 @@ struct SQLiteEventStoreTests {
             for position in 1...4 {
                 _ = try store.appendAndWait(["A", "B", "C"].map { identify("\($0.lowercased())\(position)", user: $0) })
             }
+            // a2 delivered; a1 dead-lettered, then replayed: back in the queue ahead of a3.
             let first = try store.leaseDueJobs(now: later, limit: 2, leaseSeconds: 60)
-            let delivered = first.filter { $0.userID == "A" }.flatMap { $0.jobs.map(\.id) }
-            #expect(delivered.count == 2)
-            try store.recordOutcome(delivered, .delivered(at: later))
-            _ = try store.replayDeadLetters(ids: nil)
+            let leasedA = try #require(first.first { $0.userID == "A" }).jobs
+            #expect(leasedA.map(\.messageId) == ["a1", "a2"])
+            try store.recordOutcome([leasedA[1].id], .delivered(at: later))
+            try store.recordOutcome([leasedA[0].id], .deadLetter(reason: .adobeRejected, message: "test", status: 400, body: nil))
+            #expect(try store.replayDeadLetters(ids: nil).replayed == 1)
+            try store.recordOutcome(first.filter { $0.userID != "A" }.flatMap { $0.jobs.map(\.id) },
+                                    .retry(nextAttemptAt: later, status: 500, body: nil, profileNotFound: false))
+            #expect(describe(try store.leaseDueJobs(now: later.addingTimeInterval(120), limit: 10, leaseSeconds: 60)) == [
+                "A": ["a1", "a3", "a4"], "B": ["b1", "b2", "b3", "b4"], "C": ["c1", "c2", "c3", "c4"],
+            ])
         }
         let store = try SQLiteEventStore(directory: directory.path)
         defer { store.close() }
         #expect(describe(try store.leaseDueJobs(now: later, limit: 10, leaseSeconds: 60)) == [
-            "A": ["a3", "a4"], "B": ["b1", "b2", "b3", "b4"], "C": ["c1", "c2", "c3", "c4"],
+            "A": ["a1", "a3", "a4"], "B": ["b1", "b2", "b3", "b4"], "C": ["c1", "c2", "c3", "c4"],
         ])
+    }
+
+    /// A group whose transaction fails as a whole (here the Adobe call counts it carries are
+    /// refused) takes back the outcome it recorded, in the in-memory index as in the table.
+    @Test func aGroupThatRollsBackLeavesItsJobsLeasable() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteEventStore(directory: directory.path)
+        defer { store.close() }
+        let later = Date().addingTimeInterval(60)
+        _ = try store.appendAndWait([identify("a1", user: "A")])
+        let ids = try store.leaseDueJobs(now: later, limit: 10, leaseSeconds: 60).flatMap { $0.jobs.map(\.id) }
+        #expect(ids.count == 1)
+        try store.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse_calls BEFORE INSERT ON adobe_calls BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        }
+        try store.recordAdobeCalls(1, at: later)
+        #expect(throws: StoreError.self) { try store.recordOutcome(ids, .delivered(at: later)) }
+        try store.pool.write { db in try db.execute(sql: "DROP TRIGGER refuse_calls") }
+        #expect(describe(try store.leaseDueJobs(now: later.addingTimeInterval(120), limit: 10, leaseSeconds: 60)) == ["A": ["a1"]])
+        #expect(try store.adobeCalls(since: later.addingTimeInterval(-60)) == 1, "the refused call count waits for the next commit")
     }
 
     /// An outcome whose savepoint rolls back (here a trigger refuses the second job) must

@@ -72,6 +72,14 @@ struct UnfinishedJobsByUserTests {
         #expect(index.jobs(ofUser: 1).isEmpty && index.count == 0)
     }
 
+    @Test func buildingFromUnorderedJobsSortsThemAndJournalsNothing() {
+        var index = UnfinishedJobsByUser(jobs: [(9, 1), (3, 1), (5, 2), (1, 1)])
+        #expect(Array(index.jobs(ofUser: 1)) == [1, 3, 9])
+        #expect(Array(index.jobs(ofUser: 2)) == [5])
+        index.rollBack(to: 0)
+        #expect(index.count == 4, "the built index is the committed state")
+    }
+
     /// Random operations and nested roll-backs against a plain model.
     @Test func matchesAModelUnderRandomOperations() {
         var state: UInt64 = 0x5eed
@@ -83,6 +91,7 @@ struct UnfinishedJobsByUserTests {
         var index = UnfinishedJobsByUser()
         var model: [UInt64: Set<JobID>] = [:]
         var committed: [UInt64: Set<JobID>] = [:]
+        var savepoints: [(mark: Int, model: [UInt64: Set<JobID>])] = []
         for step in 0..<5_000 {
             let user = next() % 5
             let id = JobID(next() % 200)
@@ -94,12 +103,22 @@ struct UnfinishedJobsByUserTests {
                 index.remove(id, user: user)
                 model[user]?.remove(id)
             default:
-                if next() % 2 == 0 {
+                // A transaction commits or rolls back; a savepoint starts or rolls back.
+                switch next() % 4 {
+                case 0:
                     index.forgetJournal()
                     committed = model
-                } else {
+                    savepoints.removeAll()
+                case 1:
                     index.rollBack(to: 0)
                     model = committed
+                    savepoints.removeAll()
+                case 2:
+                    savepoints.append((index.journalMark, model))
+                default:
+                    guard let (mark, saved) = savepoints.popLast() else { break }
+                    index.rollBack(to: mark)
+                    model = saved
                 }
             }
             for user: UInt64 in 0..<5 {

@@ -125,6 +125,18 @@ extension LoopbackHTTPClient.Response {
         #expect(deadLetters.first?.message == "The root value is missing the required field 'user_id'.")
     }
 
+    /// The store reads user ids back as C strings: one holding U+0000 would be delivered to the
+    /// profile named by its first part. It is a mapping error instead.
+    @Test func userIdWithANulCharacterIsAMappingError() throws {
+        let server = try makeServer()
+        let event = #"{"type":"identify","messageId":"nul-1","userId":"ann\u0000bob","traits":{"plan":"pro"}}"#
+        #expect(try server.post("/webhook", Array(event.utf8)).json?["accepted"] == 1)
+        let deadLetters = try server.store.deadLetters(limit: 10, offset: 0)
+        #expect(deadLetters.map(\.reason) == [.mappingError])
+        #expect(deadLetters.first?.message.contains("NUL character") == true, "\(deadLetters)")
+        #expect(try server.store.stats().queueDepth == 0)
+    }
+
     @Test func webhookSignaturesAreChecked() throws {
         let server = try makeServer(sharedSecret: secret)
         let verifier = SignatureVerifier(sharedSecret: secret)
