@@ -287,15 +287,13 @@ public final class DeliveryQueue: @unchecked Sendable {
         let dueAt = clock.now().addingTimeInterval(max(0, dueInSeconds))
         let width = configuration.newJobsPollSeconds
         let wake = lock.withLock { () -> Bool in
-            var buckets = state.newJobsDue
-            defer { state.newJobsDue = buckets }
             // With a constant delay due times only grow: the new one usually joins the last bucket.
-            let position = buckets.lastIndex { $0.start <= dueAt } ?? -1
-            if position >= 0, dueAt.timeIntervalSince(buckets[position].start) <= width {
-                buckets[position].end = max(buckets[position].end, dueAt)
+            let position = state.newJobsDue.lastIndex { $0.start <= dueAt } ?? -1
+            if position >= 0, dueAt.timeIntervalSince(state.newJobsDue[position].start) <= width {
+                state.newJobsDue[position].end = max(state.newJobsDue[position].end, dueAt)
                 return false
             }
-            buckets.insert(DueBucket(start: dueAt, end: dueAt), at: position + 1)
+            state.newJobsDue.insert(DueBucket(start: dueAt, end: dueAt), at: position + 1)
             return position == -1
         }
         if wake { wakeContinuation.yield() }
