@@ -61,40 +61,45 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
 
 /// How the dispatcher paces itself: idle polling, and leases that took a while to obtain.
 @Suite(.timeLimit(.minutes(1))) struct DispatcherTimingTests {
-    /// An early wake-up (new jobs) used to leave the cancelled poll timer's wake-up behind,
-    /// which ended the next sleep at once, and so on: an idle queue leased without pause.
-    @Test func anIdleQueuePollsAtItsIntervalAfterAnEarlyWakeUp() async throws {
+    /// Runs `body` against a started queue with nothing to deliver, once it has made its
+    /// first lease, with `configure` applied to the fast test configuration.
+    private func withIdleQueue(
+        _ configure: (inout DeliveryConfiguration) -> Void,
+        _ body: (DeliveryQueue, InstrumentedStore) async throws -> Void
+    ) async throws {
         let harness = try QueueHarness()
         let store = InstrumentedStore(harness.store)
         var configuration = DeliveryConfiguration.fast
-        configuration.idlePollSeconds = 0.25
+        configure(&configuration)
         let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
                                       clock: harness.clock.deliveryClock)
         try await harness.run(queue) { () async throws in
             #expect(await eventually { store.leases >= 1 })
+            try await body(queue, store)
+        }
+    }
+
+    /// An early wake-up (new jobs) used to leave the cancelled poll timer's wake-up behind,
+    /// which ended the next sleep at once, and so on: an idle queue leased without pause.
+    @Test func anIdleQueuePollsAtItsIntervalAfterAnEarlyWakeUp() async throws {
+        let idlePollSeconds = 0.25
+        try await withIdleQueue({ $0.idlePollSeconds = idlePollSeconds }) { queue, store in
             for _ in 0..<3 {
                 queue.notifyJobsAdded()
                 try await Task.sleep(nanoseconds: 30_000_000)
             }
             let (polls, elapsed) = try await store.leases { try await Task.sleep(nanoseconds: 1_000_000_000) }
             // One lease per interval, and one more for a timer that fired as the sleep ended.
-            #expect(polls <= Int(elapsed / configuration.idlePollSeconds) + 2,
-                    "\(polls) leases in \(elapsed) s while idle; the poll interval is \(configuration.idlePollSeconds) s")
+            #expect(polls <= Int(elapsed / idlePollSeconds) + 2,
+                    "\(polls) leases in \(elapsed) s while idle; the poll interval is \(idlePollSeconds) s")
         }
     }
 
     /// Ingest notifies once per request. Jobs not yet due (the coalescing delay) must not
     /// cost a lease per notification: each is a store write that ingest commits wait behind.
     @Test func notificationsOfJobsNotYetDueShareLeases() async throws {
-        let harness = try QueueHarness()
-        let store = InstrumentedStore(harness.store)
-        var configuration = DeliveryConfiguration.fast
-        configuration.idlePollSeconds = 5
-        configuration.newJobsPollSeconds = 0.2
-        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
-                                      clock: harness.clock.deliveryClock)
-        try await harness.run(queue) { () async throws in
-            #expect(await eventually { store.leases >= 1 })
+        let pollSeconds = 0.2
+        try await withIdleQueue({ $0.idlePollSeconds = 5; $0.newJobsPollSeconds = pollSeconds }) { queue, store in
             let (leases, elapsed) = try await store.leases {
                 for _ in 0..<200 {
                     queue.notifyJobsAdded(dueInSeconds: 0.5)
@@ -103,23 +108,15 @@ final class InstrumentedStore: EventStore, @unchecked Sendable {
                 try await Task.sleep(nanoseconds: 500_000_000)
             }
             // One at the first notification, then one per poll interval once jobs come due.
-            #expect(leases <= Int(elapsed / configuration.newJobsPollSeconds) + 3,
-                    "\(leases) leases in \(elapsed) s for 200 notifications; the poll interval is \(configuration.newJobsPollSeconds) s")
+            #expect(leases <= Int(elapsed / pollSeconds) + 3,
+                    "\(leases) leases in \(elapsed) s for 200 notifications; the poll interval is \(pollSeconds) s")
         }
     }
 
     /// Between two notified due times far apart the queue waits: it does not poll every
     /// `newJobsPollSeconds` until the later one (sparse traffic with a long coalescing delay).
     @Test func farApartDueTimesCostOneLeaseEach() async throws {
-        let harness = try QueueHarness()
-        let store = InstrumentedStore(harness.store)
-        var configuration = DeliveryConfiguration.fast
-        configuration.idlePollSeconds = 5
-        configuration.newJobsPollSeconds = 0.05
-        let queue = try DeliveryQueue(configuration: configuration, store: store, sender: ScriptedSender(),
-                                      clock: harness.clock.deliveryClock)
-        try await harness.run(queue) { () async throws in
-            #expect(await eventually { store.leases >= 1 })
+        try await withIdleQueue({ $0.idlePollSeconds = 5; $0.newJobsPollSeconds = 0.05 }) { queue, store in
             let (leases, elapsed) = try await store.leases {
                 queue.notifyJobsAdded(dueInSeconds: 0.2)
                 queue.notifyJobsAdded(dueInSeconds: 1.2)

@@ -89,6 +89,15 @@ struct CrashRecoveryTests {
 
     /// How many accepted rows each messageId has, read straight from the data dir's store.
     static func storedMessageIdCounts(dataDirectory: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for event in try receivedEvents(dataDirectory: dataDirectory) where event.status == .accepted {
+            if let messageId = event.messageId { counts[messageId, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    /// Every received row (accepted, rejected, duplicate), read straight from the data dir.
+    static func receivedEvents(dataDirectory: String) throws -> [ReceivedEvent] {
         var configuration = SQLiteEventStoreConfiguration()
         configuration.minFreeDiskBytes = 0
         configuration.automaticPurgeInterval = nil
@@ -96,16 +105,12 @@ struct CrashRecoveryTests {
         configuration.logger.logLevel = .warning
         let store = try SQLiteEventStore(directory: dataDirectory, configuration: configuration)
         defer { store.close() }
-        var counts: [String: Int] = [:]
-        var after: EventSequence = 0
+        var events: [ReceivedEvent] = []
         while true {
-            let page = try store.receivedEvents(after: after, limit: 5_000)
-            guard let last = page.last else { break }
-            for event in page where event.status == .accepted {
-                if let messageId = event.messageId { counts[messageId, default: 0] += 1 }
-            }
-            after = last.sequence
+            let page = try store.receivedEvents(after: events.last?.sequence ?? 0, limit: 5_000)
+            guard !page.isEmpty else { break }
+            events += page
         }
-        return counts
+        return events
     }
 }

@@ -48,7 +48,7 @@ struct SegmentSDKTests {
         }
         #expect(counts.count == expected.count, "stored events the program did not send: \(counts)")
 
-        let events = try SegmentSDK.receivedEvents(dataDirectory: serve.dataDirectory)
+        let events = try CrashRecoveryTests.receivedEvents(dataDirectory: serve.dataDirectory)
         let rejected = events.filter { $0.status == .rejected }
         #expect(
             rejected.isEmpty,
@@ -86,7 +86,7 @@ struct SegmentSDKTests {
         #expect(accepted.status == 0, "the right key failed:\n\(accepted.report)\nserve log:\n\(serve.log)")
 
         #expect(serve.terminate() == .success, "log:\n\(serve.log)")
-        let events = try SegmentSDK.receivedEvents(dataDirectory: serve.dataDirectory)
+        let events = try CrashRecoveryTests.receivedEvents(dataDirectory: serve.dataDirectory)
         let refusedIds = Set(refused.calls.map(\.messageId))
         let leaked = events.filter { refusedIds.contains($0.messageId ?? "") }
         #expect(leaked.isEmpty, "a refused call was stored: \(leaked.map { "\($0.messageId ?? "?") \($0.status)" })")
@@ -302,24 +302,6 @@ struct SegmentSDK {
             status: process.terminationStatus,
             stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
             stderr: timedOut ? "killed after \(Int(timeout)) s\n" + stderr : stderr)
-    }
-
-    /// Every received row (accepted, rejected, duplicate), read straight from the data dir.
-    static func receivedEvents(dataDirectory: String) throws -> [ReceivedEvent] {
-        var configuration = SQLiteEventStoreConfiguration()
-        configuration.minFreeDiskBytes = 0
-        configuration.automaticPurgeInterval = nil
-        configuration.backgroundCheckpointInterval = nil
-        configuration.logger.logLevel = .warning
-        let store = try SQLiteEventStore(directory: dataDirectory, configuration: configuration)
-        defer { store.close() }
-        var events: [ReceivedEvent] = []
-        while true {
-            let page = try store.receivedEvents(after: events.last?.sequence ?? 0, limit: 5_000)
-            guard !page.isEmpty else { break }
-            events += page
-        }
-        return events
     }
 }
 
