@@ -81,6 +81,15 @@ struct TLSClientTests {
         return try AdobeTargetClient(configuration: configuration, tokenProvider: BearerTokenProvider(token: "tls-secret-42"))
     }
 
+    /// The transient failure a refused connection must produce; records an issue otherwise.
+    private func retryableFailure(_ result: DeliveryResult) -> TransientFailure? {
+        guard case .retryable(let failure) = result.outcome else {
+            Issue.record("expected retryable, got \(result.outcome)")
+            return nil
+        }
+        return failure
+    }
+
     @Test(arguments: ["localhost", "127.0.0.1"])
     func verifiedConnectionDeliversAndIsKeptAlive(host: String) async throws {
         let certificates = try TestCertificates()
@@ -110,10 +119,7 @@ struct TLSClientTests {
         let client = try client(baseURL: "https://localhost:\(server.port)", caFile: certificates.caFile)
         defer { client.shutdown() }
         let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
-        guard case .retryable(let failure) = result.outcome else {
-            Issue.record("expected retryable, got \(result.outcome)")
-            return
-        }
+        guard let failure = retryableFailure(result) else { return }
         #expect(failure.answer == nil && result.adobeCalls == 1)
         #expect(failure.reason.hasPrefix("the TLS connection to Adobe Target at https://localhost:\(server.port) failed"))
         #expect(failure.reason.contains("hostname mismatch"))
@@ -131,10 +137,7 @@ struct TLSClientTests {
         let client = try client(baseURL: "https://localhost:\(server.port)", caFile: nil)
         defer { client.shutdown() }
         let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
-        guard case .retryable(let failure) = result.outcome else {
-            Issue.record("expected retryable, got \(result.outcome)")
-            return
-        }
+        guard let failure = retryableFailure(result) else { return }
         #expect(failure.reason.contains("the server's certificate was refused (unable to get local issuer certificate)"))
     }
 
@@ -149,10 +152,7 @@ struct TLSClientTests {
         let client = try client(baseURL: "https://127.0.0.1:\(server.port)", caFile: nil)
         defer { client.shutdown() }
         let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
-        guard case .retryable(let failure) = result.outcome else {
-            Issue.record("expected retryable, got \(result.outcome)")
-            return
-        }
+        guard let failure = retryableFailure(result) else { return }
         #expect(failure.reason.contains("the TLS connection to Adobe Target at https://127.0.0.1:\(server.port) failed"))
     }
 
