@@ -130,7 +130,18 @@ final class ScriptedConnection: @unchecked Sendable {
     /// `false` when the TLS handshake failed (the client refused the certificate).
     func handshake() -> Bool {
         guard let ssl else { return true }
-        return SSL_accept(ssl) == 1
+        while true {
+            let result = SSL_accept(ssl)
+            if result == 1 { return true }
+            guard Self.isInterruption(ssl, result) else { return false }
+        }
+    }
+
+    /// A signal interrupted the blocking system call (the test process gets SIGCHLD from the
+    /// crash tests' children): the socket BIO then asks for a retry, which is not a close.
+    private static func isInterruption(_ ssl: OpaquePointer, _ result: Int32) -> Bool {
+        let code = SSL_get_error(ssl, result)
+        return code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE
     }
 
     /// The next request's head (up to the blank line), `nil` when the client closed.
@@ -144,9 +155,12 @@ final class ScriptedConnection: @unchecked Sendable {
             var chunk = [UInt8](repeating: 0, count: 4096)
             let count: Int
             if let ssl {
-                count = Int(SSL_read(ssl, &chunk, Int32(chunk.count)))
+                let result = SSL_read(ssl, &chunk, Int32(chunk.count))
+                if result <= 0 && Self.isInterruption(ssl, result) { continue }
+                count = Int(result)
             } else {
                 count = recv(descriptor, &chunk, chunk.count, 0)
+                if count < 0 && errno == EINTR { continue }
             }
             guard count > 0 else { return nil }
             pending.append(contentsOf: chunk[..<count])
@@ -157,10 +171,20 @@ final class ScriptedConnection: @unchecked Sendable {
 
     func write(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        if let ssl {
-            _ = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
-        } else {
-            _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var start = 0
+        while start < bytes.count {
+            let written: Int = bytes[start...].withUnsafeBytes { rest in
+                if let ssl {
+                    let result = SSL_write(ssl, rest.baseAddress, Int32(rest.count))
+                    if result > 0 { return Int(result) }
+                    return Self.isInterruption(ssl, result) ? 0 : -1
+                }
+                let result = send(descriptor, rest.baseAddress, rest.count, Int32(MSG_NOSIGNAL))
+                return result < 0 && errno == EINTR ? 0 : result
+            }
+            // The client has gone: the script's next read sees it.
+            guard written >= 0 else { return }
+            start += written
         }
     }
 
