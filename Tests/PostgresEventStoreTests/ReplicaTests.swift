@@ -42,8 +42,7 @@ struct ReplicaTests {
 
         let tracker = LeaseTracker()
         let clock = options.clock
-        DispatchQueue.concurrentPerform(iterations: 4) { worker in
-            let replica = replicas[worker % 2]
+        @Sendable func leaseUntilIdle(_ replica: PostgresEventStore) {
             var idleRounds = 0
             while idleRounds < 5 {
                 let groups: [LeasedJobGroup]
@@ -72,6 +71,17 @@ struct ReplicaTests {
                 }
             }
         }
+        // Threads of their own, not concurrentPerform: on two busy cores that may run both
+        // workers of one replica first, which then drain the queue alone.
+        let workers = DispatchGroup()
+        for worker in 0..<4 {
+            workers.enter()
+            Thread.detachNewThread {
+                defer { workers.leave() }
+                leaseUntilIdle(replicas[worker % 2])
+            }
+        }
+        workers.wait()
         let report = tracker.report
         #expect(report.failures.isEmpty, "\(report.failures.prefix(5))")
         #expect(report.leasedJobs == expectedJobs, "every job handed out exactly once")
