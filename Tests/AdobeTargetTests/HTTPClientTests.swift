@@ -14,6 +14,18 @@ struct HTTPClientTests {
                 maximumConnections: maximumConnections))
     }
 
+    /// Runs `body` with a pool on the server `makeServer` starts; shuts both down after.
+    private func withPool(
+        _ makeServer: @autoclosure () throws -> ScriptedServer, maximumConnections: Int = 4,
+        _ body: (HTTPConnectionPool, ScriptedServer) async throws -> Void
+    ) async throws {
+        let server = try makeServer()
+        defer { server.stop() }
+        let pool = try pool(server, maximumConnections: maximumConnections)
+        defer { pool.shutdown() }
+        try await body(pool, server)
+    }
+
     private func get(_ pool: HTTPConnectionPool, _ path: String = "/x", timeout: Double = 3) async
         -> Result<HTTPAnswer, HTTPClientFailure>
     {
@@ -38,87 +50,75 @@ struct HTTPClientTests {
     }
 
     @Test func contentLengthAnswersReuseOneConnection() async throws {
-        let server = try ScriptedServer(script: serving { head in
+        try await withPool(try ScriptedServer(script: serving { head in
             let path = head.split(separator: " ")[1]
             return "HTTP/1.1 200 OK\r\nContent-Length: \(path.utf8.count)\r\n\r\n\(path)"
-        })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        for index in 0..<5 { #expect(body(await get(pool, "/n\(index)")) == "/n\(index)") }
-        #expect(server.connectionsAccepted == 1)
+        })) { pool, server in
+            for index in 0..<5 { #expect(body(await get(pool, "/n\(index)")) == "/n\(index)") }
+            #expect(server.connectionsAccepted == 1)
+        }
     }
 
     @Test func chunkedAnswerInTinyPiecesWithExtensionsAndTrailers() async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             while connection.readRequest() != nil {
                 connection.writeSlowly(
                     "HTTP/1.1 429 Too Many Requests\r\nRetry-After:  17 \r\nTransfer-Encoding: chunked\r\n\r\n"
                         + "5;name=value\r\nhello\r\n1A\r\n, chunked world of bytes!!\r\n0\r\nX-Trailer: yes\r\n\r\n")
             }
+        }) { pool, server in
+            for _ in 0..<2 {
+                let result = await get(pool)
+                guard case .success(let answer) = result else {
+                    Issue.record("expected an answer, got \(result)")
+                    return
+                }
+                #expect(answer.status == 429 && answer.retryAfter == "17" && answer.keepsConnection)
+                #expect(String(decoding: answer.body, as: UTF8.self) == "hello, chunked world of bytes!!")
+            }
+            #expect(server.connectionsAccepted == 1)
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        for _ in 0..<2 {
+    }
+
+    @Test func bodyUntilCloseIsReadAndTheConnectionNotReused() async throws {
+        try await withPool(try ScriptedServer { connection in
+            guard connection.readRequest() != nil else { return }
+            connection.writeSlowly("HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\n\r\nno length here", piece: 4)
+        }) { pool, server in
+            #expect(body(await get(pool)) == "no length here")
+            #expect(body(await get(pool)) == "no length here")
+            #expect(server.connectionsAccepted == 2)
+        }
+    }
+
+    @Test func connectionCloseIsHonoured() async throws {
+        try await withPool(try ScriptedServer(script: serving { _ in "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok" })) { pool, server in
+            #expect(body(await get(pool)) == "ok")
+            #expect(body(await get(pool)) == "ok")
+            #expect(server.connectionsAccepted == 2)
+        }
+    }
+
+    @Test func interimContinueAnswersAreSkipped() async throws {
+        try await withPool(try ScriptedServer(script: serving { _ in
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+        })) { pool, server in
             let result = await get(pool)
             guard case .success(let answer) = result else {
                 Issue.record("expected an answer, got \(result)")
                 return
             }
-            #expect(answer.status == 429 && answer.retryAfter == "17" && answer.keepsConnection)
-            #expect(String(decoding: answer.body, as: UTF8.self) == "hello, chunked world of bytes!!")
+            #expect(answer.status == 204 && answer.body.isEmpty && answer.keepsConnection)
         }
-        #expect(server.connectionsAccepted == 1)
-    }
-
-    @Test func bodyUntilCloseIsReadAndTheConnectionNotReused() async throws {
-        let server = try ScriptedServer { connection in
-            guard connection.readRequest() != nil else { return }
-            connection.writeSlowly("HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\n\r\nno length here", piece: 4)
-        }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool)) == "no length here")
-        #expect(body(await get(pool)) == "no length here")
-        #expect(server.connectionsAccepted == 2)
-    }
-
-    @Test func connectionCloseIsHonoured() async throws {
-        let server = try ScriptedServer(script: serving { _ in "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok" })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool)) == "ok")
-        #expect(body(await get(pool)) == "ok")
-        #expect(server.connectionsAccepted == 2)
-    }
-
-    @Test func interimContinueAnswersAreSkipped() async throws {
-        let server = try ScriptedServer(script: serving { _ in
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
-        })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        let result = await get(pool)
-        guard case .success(let answer) = result else {
-            Issue.record("expected an answer, got \(result)")
-            return
-        }
-        #expect(answer.status == 204 && answer.body.isEmpty && answer.keepsConnection)
     }
 
     @Test func closeInTheMiddleOfTheBodyIsMalformed() async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             guard connection.readRequest() != nil else { return }
             connection.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        }) { pool, server in
+            #expect(failure(await get(pool)) == .malformedAnswer(detail: "the server closed the connection after 10 of 100 body bytes"))
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(failure(await get(pool)) == .malformedAnswer(detail: "the server closed the connection after 10 of 100 body bytes"))
     }
 
     @Test(arguments: [
@@ -135,156 +135,140 @@ struct HTTPClientTests {
         ("HTTP/1.1 200 OK\r\nContent-", "in the middle of the headers"),
     ])
     func malformedAnswersFailWithAReason(answer: String, reason: String) async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             guard connection.readRequest() != nil else { return }
             connection.write(answer)
+        }) { pool, server in
+            let result = await get(pool)
+            guard case .malformedAnswer(let detail) = failure(result) else {
+                Issue.record("expected a malformed answer, got \(result)")
+                return
+            }
+            #expect(detail.contains(reason))
+            #expect(!detail.contains("aaaa"))
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        let result = await get(pool)
-        guard case .malformedAnswer(let detail) = failure(result) else {
-            Issue.record("expected a malformed answer, got \(result)")
-            return
-        }
-        #expect(detail.contains(reason))
-        #expect(!detail.contains("aaaa"))
     }
 
     @Test func largeBodiesAreCutAndDrainedOrTheConnectionGivenUp() async throws {
         let limits = HTTPAnswerLimits()
         let drainable = 100_000
         let huge = limits.keptBodyBytes + limits.drainedBodyBytes + 10
-        let server = try ScriptedServer(script: serving { head in
+        try await withPool(try ScriptedServer(script: serving { head in
             let size = head.contains("/huge") ? huge : drainable
             return "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n" + String(repeating: "b", count: size)
-        })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        guard case .success(let drained) = await get(pool, "/drained") else {
-            Issue.record("no answer to /drained")
-            return
+        })) { pool, server in
+            guard case .success(let drained) = await get(pool, "/drained") else {
+                Issue.record("no answer to /drained")
+                return
+            }
+            #expect(drained.body.count == limits.keptBodyBytes && drained.keepsConnection)
+            guard case .success(let cut) = await get(pool, "/huge") else {
+                Issue.record("no answer to /huge")
+                return
+            }
+            #expect(cut.body.count == limits.keptBodyBytes && !cut.keepsConnection)
+            #expect(body(await get(pool, "/drained"))?.count == limits.keptBodyBytes)
+            #expect(server.connectionsAccepted == 2)
         }
-        #expect(drained.body.count == limits.keptBodyBytes && drained.keepsConnection)
-        guard case .success(let cut) = await get(pool, "/huge") else {
-            Issue.record("no answer to /huge")
-            return
-        }
-        #expect(cut.body.count == limits.keptBodyBytes && !cut.keepsConnection)
-        #expect(body(await get(pool, "/drained"))?.count == limits.keptBodyBytes)
-        #expect(server.connectionsAccepted == 2)
     }
 
     @Test func hugeChunkedBodyIsCutAndTheConnectionGivenUp() async throws {
         let limits = HTTPAnswerLimits()
         let chunk = String(repeating: "c", count: 64 * 1024)
         let chunks = (limits.keptBodyBytes + limits.drainedBodyBytes) / chunk.utf8.count + 2
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             guard connection.readRequest() != nil else { return }
             connection.write("HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n")
             for _ in 0..<chunks { connection.write("10000\r\n\(chunk)\r\n") }
             connection.write("0\r\n\r\n")
             _ = connection.readRequest()
+        }) { pool, server in
+            guard case .success(let answer) = await get(pool) else {
+                Issue.record("no answer")
+                return
+            }
+            #expect(answer.status == 503 && answer.body.count == limits.keptBodyBytes && !answer.keepsConnection)
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        guard case .success(let answer) = await get(pool) else {
-            Issue.record("no answer")
-            return
-        }
-        #expect(answer.status == 503 && answer.body.count == limits.keptBodyBytes && !answer.keepsConnection)
     }
 
     @Test func http10AnswersCloseUnlessKeptAlive() async throws {
-        let server = try ScriptedServer(script: serving { head in
+        try await withPool(try ScriptedServer(script: serving { head in
             head.contains("/keep")
                 ? "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 4\r\n\r\nkeep"
                 : "HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nonce"
-        })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool, "/keep")) == "keep")
-        #expect(body(await get(pool, "/keep")) == "keep")
-        #expect(server.connectionsAccepted == 1)
-        #expect(body(await get(pool, "/once")) == "once")
-        #expect(body(await get(pool, "/once")) == "once")
-        #expect(server.connectionsAccepted == 2)
+        })) { pool, server in
+            #expect(body(await get(pool, "/keep")) == "keep")
+            #expect(body(await get(pool, "/keep")) == "keep")
+            #expect(server.connectionsAccepted == 1)
+            #expect(body(await get(pool, "/once")) == "once")
+            #expect(body(await get(pool, "/once")) == "once")
+            #expect(server.connectionsAccepted == 2)
+        }
     }
 
     @Test func bothContentLengthAndChunkedNeverReuseTheConnection() async throws {
-        let server = try ScriptedServer(script: serving { _ in
+        try await withPool(try ScriptedServer(script: serving { _ in
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
-        })
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool)) == "ok")
-        #expect(body(await get(pool)) == "ok")
-        #expect(server.connectionsAccepted == 2)
+        })) { pool, server in
+            #expect(body(await get(pool)) == "ok")
+            #expect(body(await get(pool)) == "ok")
+            #expect(server.connectionsAccepted == 2)
+        }
     }
 
     @Test func idleConnectionClosedByTheServerIsReplaced() async throws {
         // Answers one request per connection without saying so, then closes: the client finds
         // the connection dead before reusing it.
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             guard connection.readRequest() != nil else { return }
             connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        }) { pool, server in
+            #expect(body(await get(pool)) == "ok")
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(body(await get(pool)) == "ok")
+            #expect(server.connectionsAccepted == 2)
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool)) == "ok")
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(body(await get(pool)) == "ok")
-        #expect(server.connectionsAccepted == 2)
     }
 
     @Test func requestLostOnAReusedConnectionIsRetriedOnceOnAFreshOne() async throws {
         // The race the retry exists for: the server takes the second request on a kept-alive
         // connection and closes without answering. The client resends it on a new connection.
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             guard connection.readRequest() != nil else { return }
             connection.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
             guard connection.readRequest() != nil else { return }
             connection.reset()
+        }) { pool, server in
+            #expect(body(await get(pool)) == "first")
+            #expect(body(await get(pool)) == "first")
+            #expect(server.connectionsAccepted == 2)
+            // Not more than once: a fresh connection that loses the request fails the request.
+            let dropping = try ScriptedServer { connection in
+                guard connection.readRequest() != nil else { return }
+                connection.reset()
+            }
+            defer { dropping.stop() }
+            let droppingPool = try self.pool(dropping)
+            defer { droppingPool.shutdown() }
+            guard case .connectionLost(_, answerStarted: false) = failure(await get(droppingPool)) else {
+                Issue.record("expected the lost connection to be reported")
+                return
+            }
+            #expect(dropping.connectionsAccepted == 1)
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        #expect(body(await get(pool)) == "first")
-        #expect(body(await get(pool)) == "first")
-        #expect(server.connectionsAccepted == 2)
-        // Not more than once: a fresh connection that loses the request fails the request.
-        let dropping = try ScriptedServer { connection in
-            guard connection.readRequest() != nil else { return }
-            connection.reset()
-        }
-        defer { dropping.stop() }
-        let droppingPool = try self.pool(dropping)
-        defer { droppingPool.shutdown() }
-        guard case .connectionLost(_, answerStarted: false) = failure(await get(droppingPool)) else {
-            Issue.record("expected the lost connection to be reported")
-            return
-        }
-        #expect(dropping.connectionsAccepted == 1)
     }
 
     @Test func silentServerTimesOutAtTheDeadline() async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             _ = connection.readRequest()
             _ = connection.readRequest()
+        }) { pool, server in
+            let start = ContinuousClock.now
+            // The server never answers, so only the deadline can end the request: the reason says
+            // which ended it. No upper bound on the time: a loaded test machine can stall any task.
+            #expect(failure(await get(pool, timeout: 0.3)) == .timedOut)
+            #expect(ContinuousClock.now - start >= .milliseconds(290))
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        let start = ContinuousClock.now
-        // The server never answers, so only the deadline can end the request: the reason says
-        // which ended it. No upper bound on the time: a loaded test machine can stall any task.
-        #expect(failure(await get(pool, timeout: 0.3)) == .timedOut)
-        #expect(ContinuousClock.now - start >= .milliseconds(290))
     }
 
     @Test func shutdownFailsRequestsInFlightAndQueuedAtOnce() async throws {
@@ -306,35 +290,31 @@ struct HTTPClientTests {
     }
 
     @Test func taskCancellationEndsTheRequest() async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             _ = connection.readRequest()
             _ = connection.readRequest()
+        }) { pool, server in
+            let task = Task { await get(pool, timeout: 10) }
+            try await Task.sleep(for: .milliseconds(200))
+            task.cancel()
+            #expect(failure(await task.value) == .cancelled)
         }
-        defer { server.stop() }
-        let pool = try pool(server)
-        defer { pool.shutdown() }
-        let task = Task { await get(pool, timeout: 10) }
-        try await Task.sleep(for: .milliseconds(200))
-        task.cancel()
-        #expect(failure(await task.value) == .cancelled)
     }
 
     @Test func neverMoreConnectionsThanTheMaximum() async throws {
-        let server = try ScriptedServer { connection in
+        try await withPool(try ScriptedServer { connection in
             while connection.readRequest() != nil {
                 usleep(20_000)
                 connection.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
             }
+        }, maximumConnections: 3) { pool, server in
+            let answered = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<24 { group.addTask { if case .success = await get(pool) { true } else { false } } }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(answered == 24)
+            #expect(server.mostConcurrentConnections == 3 && server.connectionsAccepted == 3)
         }
-        defer { server.stop() }
-        let pool = try pool(server, maximumConnections: 3)
-        defer { pool.shutdown() }
-        let answered = await withTaskGroup(of: Bool.self) { group in
-            for _ in 0..<24 { group.addTask { if case .success = await get(pool) { true } else { false } } }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-        }
-        #expect(answered == 24)
-        #expect(server.mostConcurrentConnections == 3 && server.connectionsAccepted == 3)
     }
 
     @Test func ipv6LoopbackAndLocalhostNameResolve() async throws {

@@ -78,6 +78,24 @@ struct TLSClientTests {
         return try AdobeTargetClient(configuration: configuration, tokenProvider: BearerTokenProvider(token: "tls-secret-42"))
     }
 
+    /// Runs `body` with a client of `https://clientHost:port` and an Adobe-like server whose
+    /// certificate, from a throwaway CA, names `certificateHost`; the client trusts that CA
+    /// only when `trustingTestCA`.
+    private func withTLSServer(
+        certifiedFor certificateHost: String, clientHost: String = "localhost", trustingTestCA: Bool = true,
+        _ body: (AdobeTargetClient, ScriptedServer) async throws -> Void
+    ) async throws {
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let context = try certificates.serverContext(certificateHost)
+        defer { SSL_CTX_free(context) }
+        let server = try adobeLikeServer(context)
+        defer { server.stop() }
+        let client = try client(baseURL: "https://\(clientHost):\(server.port)", caFile: trustingTestCA ? certificates.caFile : nil)
+        defer { client.shutdown() }
+        try await body(client, server)
+    }
+
     /// The transient failure a refused connection must produce; records an issue otherwise.
     private func retryableFailure(_ result: DeliveryResult) -> TransientFailure? {
         guard case .retryable(let failure) = result.outcome else {
@@ -89,62 +107,44 @@ struct TLSClientTests {
 
     @Test(arguments: ["localhost", "127.0.0.1"])
     func verifiedConnectionDeliversAndIsKeptAlive(host: String) async throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
-        let context = try certificates.serverContext("localhost")
-        defer { SSL_CTX_free(context) }
-        let server = try adobeLikeServer(context)
-        defer { server.stop() }
-        let client = try client(baseURL: "https://\(host):\(server.port)", caFile: certificates.caFile)
-        defer { client.shutdown() }
-        var slowestRound = Duration.zero
-        for round in 0..<3 {
-            let started = ContinuousClock.now
-            let result = await client.deliver(userID: "u", traits: JSONObject([("round", .number(Double(round)))]))
-            #expect(result.outcome == .delivered && result.adobeCalls == 2)
-            slowestRound = max(slowestRound, ContinuousClock.now - started)
-        }
-        // Six requests, one TLS connection: TLS 1.3 session tickets must not look like a
-        // closed idle connection. A pooled connection also closes after 30 s without work,
-        // rightly: when the parallel suite starved this task that long between two requests
-        // (seen: a 36 s run), a second connection is expected.
-        if slowestRound < .seconds(25) {
-            #expect(server.connectionsAccepted == 1, "slowest round: \(slowestRound)")
-        } else {
-            #expect(server.connectionsAccepted <= 3, "slowest round: \(slowestRound)")
+        try await withTLSServer(certifiedFor: "localhost", clientHost: host) { client, server in
+            var slowestRound = Duration.zero
+            for round in 0..<3 {
+                let started = ContinuousClock.now
+                let result = await client.deliver(userID: "u", traits: JSONObject([("round", .number(Double(round)))]))
+                #expect(result.outcome == .delivered && result.adobeCalls == 2)
+                slowestRound = max(slowestRound, ContinuousClock.now - started)
+            }
+            // Six requests, one TLS connection: TLS 1.3 session tickets must not look like a
+            // closed idle connection. A pooled connection also closes after 30 s without work,
+            // rightly: when the parallel suite starved this task that long between two requests
+            // (seen: a 36 s run), a second connection is expected.
+            if slowestRound < .seconds(25) {
+                #expect(server.connectionsAccepted == 1, "slowest round: \(slowestRound)")
+            } else {
+                #expect(server.connectionsAccepted <= 3, "slowest round: \(slowestRound)")
+            }
         }
     }
 
     @Test func certificateForAnotherHostIsRefused() async throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
-        let context = try certificates.serverContext("other")
-        defer { SSL_CTX_free(context) }
-        let server = try adobeLikeServer(context)
-        defer { server.stop() }
-        let client = try client(baseURL: "https://localhost:\(server.port)", caFile: certificates.caFile)
-        defer { client.shutdown() }
-        let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
-        guard let failure = retryableFailure(result) else { return }
-        #expect(failure.answer == nil && result.adobeCalls == 1)
-        #expect(failure.reason.hasPrefix("the TLS connection to Adobe Target at https://localhost:\(server.port) failed"))
-        #expect(failure.reason.contains("hostname mismatch"))
-        #expect(!"\(result)".contains("tls-secret-42"))
+        try await withTLSServer(certifiedFor: "other") { client, server in
+            let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
+            guard let failure = retryableFailure(result) else { return }
+            #expect(failure.answer == nil && result.adobeCalls == 1)
+            #expect(failure.reason.hasPrefix("the TLS connection to Adobe Target at https://localhost:\(server.port) failed"))
+            #expect(failure.reason.contains("hostname mismatch"))
+            #expect(!"\(result)".contains("tls-secret-42"))
+        }
     }
 
     @Test func certificateFromAnUntrustedCAIsRefused() async throws {
-        let certificates = try TestCertificates()
-        defer { certificates.remove() }
-        let context = try certificates.serverContext("localhost")
-        defer { SSL_CTX_free(context) }
-        let server = try adobeLikeServer(context)
-        defer { server.stop() }
         // No caFile: the system trust store, which has never heard of the test CA.
-        let client = try client(baseURL: "https://localhost:\(server.port)", caFile: nil)
-        defer { client.shutdown() }
-        let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
-        guard let failure = retryableFailure(result) else { return }
-        #expect(failure.reason.contains("the server's certificate was refused (unable to get local issuer certificate)"))
+        try await withTLSServer(certifiedFor: "localhost", trustingTestCA: false) { client, _ in
+            let result = await client.deliver(userID: "u", traits: JSONObject([("a", "1")]))
+            guard let failure = retryableFailure(result) else { return }
+            #expect(failure.reason.contains("the server's certificate was refused (unable to get local issuer certificate)"))
+        }
     }
 
     @Test func plainHTTPServerOnAnHTTPSURLFailsTheHandshake() async throws {
